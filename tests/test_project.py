@@ -23,7 +23,8 @@ def test_readme_quickstart_has_two_lines():
     lines = [l for l in block.strip().splitlines() if l.strip()]
     assert len(lines) == 2
     assert "papermill nbs/repro/" in lines[0]
-    assert "nbdev-test nbs" in lines[1] and "pytest" in lines[1]
+    assert "nbdev-test nbs" in lines[1]
+    assert "pytest" in lines[1]
 
 
 def test_library_notebooks_export_modules():

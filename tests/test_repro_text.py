@@ -33,8 +33,9 @@ def test_text_rl_two_steps(tmp_path):
         assert 0.0 <= results[phase]["accuracy"] <= 1.0
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected, "papermill did not inject the parameters"
-    shown = json.dumps([c.get("outputs", []) for c in nb["cells"]])
-    assert "accuracy before" in shown and "image/png" in shown
+    outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
+    assert "accuracy before" in outputs, "the results table is not shown"
+    assert "image/png" in outputs, "the reward curve is not shown"
 
 
 def test_text_rl_rejects_unknown_scale(tmp_path):
