@@ -16,9 +16,10 @@ import torch.nn as nn
 from .models import token_logits
 
 # %% auto #0
-__all__ = ['RemaskScheme', 'REMASK_SCHEMES', 'mask_ratio', 'sample_seed', 'make_generator', 'register_scheme', 'get_scheme',
-           'fading_keep_prob', 'fading_scheme', 'random_scheme', 'd1_scheme', 'coupled_scheme', 'draw_is_masked',
-           'selective_log_softmax', 'per_token_logps', 'masked_completion', 'logps_for_iterations']
+__all__ = ['RemaskScheme', 'REMASK_SCHEMES', 'IMAGE_MIN_MASK_RATE', 'mask_ratio', 'sample_seed', 'make_generator',
+           'register_scheme', 'get_scheme', 'fading_keep_prob', 'fading_scheme', 'random_scheme', 'd1_scheme',
+           'coupled_scheme', 'draw_is_masked', 'selective_log_softmax', 'per_token_logps', 'masked_completion',
+           'logps_for_iterations', 'image_random_scheme']
 
 # %% ../nbs/04_likelihood.ipynb #b72ca50c
 def mask_ratio(
@@ -172,3 +173,14 @@ def logps_for_iterations(
             out[j, rows] = per_token_logps(model, prompt_ids[rows], prompt_mask[rows], completion_ids[rows],
                                            is_masked[j, rows], mask_token_id, shift_logits)
     return out
+
+# %% ../nbs/04_likelihood.ipynb #87eba2a1
+IMAGE_MIN_MASK_RATE = 0.8  # gamma for images: update j re-masks at ratio min(0.8 + 0.2 (j + 1) / mu, 0.999)
+
+@register_scheme("image_random")
+def image_random_scheme(prompt_mask, num_tokens, ratio, generator):
+    "Truncated random re-masking for images: each completion token masked with probability `ratio`, at least one, and the prompt visible."
+    masked = torch.rand(num_tokens, generator=generator, dtype=torch.float64) < ratio
+    if not masked.any():  # an update with nothing masked would score nothing
+        masked[torch.randint(num_tokens, (), generator=generator)] = True
+    return _with_visible_prompt(prompt_mask, masked[None])

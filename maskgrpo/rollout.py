@@ -13,8 +13,9 @@ import torch.nn as nn
 from .models import TokenLayout, token_logits
 
 # %% auto #0
-__all__ = ['check_decoding', 'tokens_per_step', 'sample_tokens', 'banned_token_ids', 'commit_top_k', 'generate',
-           'completion_mask', 'generate_per_row']
+__all__ = ['IMAGE_SAMPLERS', 'check_decoding', 'tokens_per_step', 'sample_tokens', 'banned_token_ids', 'commit_top_k', 'generate',
+           'completion_mask', 'generate_per_row', 'image_code_range', 'mask_schedule', 'emerge_keep_prob',
+           'maskgit_num_masked', 'guided_logits', 'generate_image']
 
 # %% ../nbs/03_rollout.ipynb #f0401a9b
 def check_decoding(gen_length: int, steps: int, block_length: int):
@@ -48,8 +49,9 @@ def sample_tokens(
     return (logits.double() / temperature + gumbel).argmax(-1)
 
 def banned_token_ids(layout: TokenLayout) -> list[int]:
-    "Ids a text sampler must never write: the mask id, the pad id and any image code."
+    "Ids a text sampler must never write: the mask id, the pad id, the image markers and any image code."
     banned = [layout.mask_token_id, layout.pad_token_id]
+    banned += [i for i in (layout.soi_token_id, layout.eoi_token_id) if i is not None]
     if layout.image_code_start is not None:
         banned += range(layout.image_code_start, layout.image_code_start + layout.num_image_codes)
     return banned
@@ -144,3 +146,121 @@ def generate_per_row(
                     x[pos] = token
         rows.append(x[P:])
     return torch.tensor(rows)
+
+# %% ../nbs/03_rollout.ipynb #7d950788
+import math
+
+IMAGE_SAMPLERS = ("emerge", "maskgit")
+
+def image_code_range(layout: TokenLayout) -> tuple[int, int]:
+    "Return the first id and the number of image codes of `layout`, or raise `ValueError` when it has none."
+    if layout.image_code_start is None or layout.num_image_codes < 1:
+        raise ValueError("The token layout has no image codes (image_code_start is None or num_image_codes < 1); "
+                         "build the model with UnifiedTokenizer().layout to draw images.")
+    return layout.image_code_start, layout.num_image_codes
+
+def mask_schedule(u: float) -> float:
+    "Return the cosine schedule k(u) = cos(pi u / 2), the share of image tokens still masked at time `u` in [0, 1]."
+    return math.cos(math.pi * u / 2)
+
+def _check_step(step: int, steps: int):
+    if not 0 <= step < steps: raise ValueError(f"step={step} must lie in [0, steps={steps}).")
+
+def emerge_keep_prob(step: int, steps: int) -> float:
+    "Return the probability that a masked token stays masked at emerge step `step`: k((s + 1) / T) / k(s / T), 0 at the last step."
+    _check_step(step, steps)
+    if step == steps - 1: return 0.0
+    return mask_schedule((step + 1) / steps) / mask_schedule(step / steps)
+
+def maskgit_num_masked(step: int, steps: int, num_tokens: int) -> int:
+    "Return the number of tokens still masked after MaskGIT step `step`: N k((s + 1) / T) rounded half up, 0 after the last step."
+    _check_step(step, steps)
+    if step == steps - 1: return 0
+    return math.floor(num_tokens * mask_schedule((step + 1) / steps) + 0.5)
+
+def guided_logits(
+    cond: torch.Tensor,  # (B, N, K) logits given the prompt
+    uncond: torch.Tensor,  # (B, N, K) logits given the null prompt
+    guidance_scale: float,  # Guidance weight w, where 0 returns `cond` unchanged
+) -> torch.Tensor:
+    "Combine logits by classifier-free guidance: (1 + w) cond - w uncond."
+    if guidance_scale == 0: return cond
+    return (1 + guidance_scale) * cond - guidance_scale * uncond
+
+# %% ../nbs/03_rollout.ipynb #3e13f4b0
+def _left_pad(ids: torch.Tensor, mask: torch.Tensor, width: int, pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "Left-pad prompts (B, P) and their boolean masks to `width` columns."
+    extra = width - ids.shape[1]
+    if extra == 0: return ids, mask
+    return (torch.cat([ids.new_full((ids.shape[0], extra), pad_token_id), ids], 1),
+            torch.cat([mask.new_zeros((mask.shape[0], extra)), mask], 1))
+
+def _guided_prompts(
+    prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, uncond_prompt_ids: torch.Tensor | None,
+    uncond_prompt_mask: torch.Tensor | None, pad_token_id: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    "Stack the conditional rows and then the unconditional rows, left-padded to one width, as ids and masks (2B, W)."
+    if uncond_prompt_ids is None:
+        raise ValueError("guidance_scale > 0 needs uncond_prompt_ids, the null prompt of each row, e.g. "
+                         "UnifiedTokenizer().encode_prompts([''], modality='image').")
+    B = prompt_ids.shape[0]
+    uncond_prompt_ids = uncond_prompt_ids.to(prompt_ids.device)
+    if uncond_prompt_mask is None: uncond_prompt_mask = torch.ones_like(uncond_prompt_ids, dtype=torch.bool)
+    uncond_prompt_mask = uncond_prompt_mask.to(prompt_ids.device).bool()
+    if uncond_prompt_ids.shape[0] == 1 and B > 1:
+        uncond_prompt_ids, uncond_prompt_mask = uncond_prompt_ids.expand(B, -1), uncond_prompt_mask.expand(B, -1)
+    if uncond_prompt_ids.shape[0] != B:
+        raise ValueError(f"uncond_prompt_ids has {uncond_prompt_ids.shape[0]} rows for {B} prompts; give one row or one per prompt.")
+    width = max(prompt_ids.shape[1], uncond_prompt_ids.shape[1])
+    cond = _left_pad(prompt_ids, prompt_mask, width, pad_token_id)
+    uncond = _left_pad(uncond_prompt_ids, uncond_prompt_mask, width, pad_token_id)
+    return torch.cat([cond[0], uncond[0]]), torch.cat([cond[1], uncond[1]])
+
+@torch.no_grad()
+def generate_image(
+    model: nn.Module,  # Policy (see `DiffusionPolicy`) whose `layout` places the image codes
+    prompt_ids: torch.Tensor,  # (B, P) left-padded image prompts, ending with `<soi>`
+    prompt_mask: torch.Tensor | None = None,  # (B, P) True on real prompt tokens; None when there is no padding
+    num_tokens: int = 128,  # Image tokens N per completion
+    steps: int = 12,  # Forward steps T
+    temperature: float = 1.0,  # Gumbel-max temperature of the draws, where 0 takes the most likely code
+    guidance_scale: float = 0.0,  # Classifier-free guidance weight w, where 0 disables guidance
+    sampler: str = "emerge",  # "emerge" or "maskgit"
+    generator: torch.Generator | None = None,  # Source of all randomness
+    uncond_prompt_ids: torch.Tensor | None = None,  # (B or 1, P') null prompts, required when guidance_scale > 0
+    uncond_prompt_mask: torch.Tensor | None = None,  # (B or 1, P') True on real null-prompt tokens
+) -> torch.Tensor:
+    "Draw images with the emerge or MaskGIT sampler and return `completion_ids` (B, N), every id an image code."
+    if sampler not in IMAGE_SAMPLERS: raise ValueError(f"sampler={sampler!r} is invalid; expected one of {list(IMAGE_SAMPLERS)}.")
+    if num_tokens < 1 or steps < 1: raise ValueError(f"num_tokens={num_tokens} and steps={steps} must both be at least 1.")
+    if temperature < 0: raise ValueError(f"temperature={temperature} must be >= 0.")
+    if guidance_scale < 0: raise ValueError(f"guidance_scale={guidance_scale} must be >= 0.")
+    layout, shift = model.layout, getattr(model, "shift_logits", False)
+    start, count = image_code_range(layout)
+    B, device = prompt_ids.shape[0], prompt_ids.device
+    prompt_mask = torch.ones_like(prompt_ids, dtype=torch.bool) if prompt_mask is None else prompt_mask.bool()
+    guided = guidance_scale > 0
+    if guided:
+        prompts, prompt_masks = _guided_prompts(prompt_ids, prompt_mask, uncond_prompt_ids, uncond_prompt_mask, layout.pad_token_id)
+    else:
+        prompts, prompt_masks = prompt_ids, prompt_mask
+    copies = prompts.shape[0] // B  # 2 with guidance: B conditional rows, then B unconditional rows
+    attention_mask = torch.cat([prompt_masks, prompt_masks.new_ones(prompts.shape[0], num_tokens)], 1)  # (copies * B, W + N)
+
+    completion = torch.full((B, num_tokens), layout.mask_token_id, dtype=torch.long, device=device)  # (B, N)
+    for s in range(steps):
+        x = torch.cat([prompts, completion.repeat(copies, 1)], 1)  # (copies * B, W + N)
+        logits = token_logits(model, x, attention_mask, shift)[:, -num_tokens:, start:start + count].float()  # (copies * B, N, K)
+        if guided: logits = guided_logits(logits[:B], logits[B:], guidance_scale)  # (B, N, K)
+        codes = sample_tokens(logits, temperature, generator)  # (B, N) indices into the image-code range
+        is_masked = completion == layout.mask_token_id  # (B, N)
+        if sampler == "emerge":
+            u = torch.rand((B, num_tokens), generator=generator, dtype=torch.float64, device=device)
+            reveal = is_masked & (u >= emerge_keep_prob(s, steps))
+        else:
+            confidence = torch.softmax(logits, -1).gather(-1, codes[..., None]).squeeze(-1)  # (B, N)
+            # Every row has the same number of masks, because every row commits the same count at every step.
+            num_reveal = int(is_masked[0].sum()) - maskgit_num_masked(s, steps, num_tokens)
+            reveal = commit_top_k(confidence.masked_fill(~is_masked, -torch.inf), num_reveal)
+        completion = torch.where(reveal, codes + start, completion)
+    return completion

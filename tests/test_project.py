@@ -10,7 +10,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from make_readme import render_readme  # noqa: E402
 
 LIBRARY_NOTEBOOKS = ["01_models", "02_tasks", "03_rollout", "04_likelihood", "05_objectives", "06_rewards",
-                     "07_pretrain", "08_trainer", "09_hf"]
+                     "07_pretrain", "08_trainer", "09_hf", "10_images"]
 
 
 def test_readme_matches_index_notebook():
