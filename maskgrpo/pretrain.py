@@ -98,10 +98,10 @@ BASE_RECIPES: dict[str, dict] = {
                       n_train=4000, n_eval=200, split_seed=0, gen_length=12,
                       model=dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, max_len=32),
                       max_steps=600, batch_size=64, lr=1e-3, warmup_steps=100, seed=0),
-    "sudoku": dict(task="sudoku", difficulty=dict(num_blanks=8), split_key=None,
+    "sudoku": dict(task="sudoku", difficulty=dict(num_blanks=11), split_key=None,
                    n_train=4000, n_eval=200, split_seed=0, gen_length=20,
                    model=dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, max_len=48),
-                   max_steps=800, batch_size=64, lr=1e-3, warmup_steps=100, seed=0),
+                   max_steps=120, batch_size=64, lr=1e-3, warmup_steps=50, seed=0),
 }
 
 def recipe_splits(recipe: dict) -> tuple[list[dict], list[dict]]:

@@ -34,10 +34,12 @@ from .tasks import countdown_check, sudoku_cell_accuracy
 _logger = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['DEFAULT_EOS_TOKENS', 'REWARD_TASKS', 'truncate_at_eos', 'extract_final_answer', 'find_numbers', 'MathVerifier',
-           'gsm8k_reward', 'math_reward', 'countdown_expression', 'countdown_answer_reward', 'sudoku_answer_reward',
-           'format_reward', 'SandboxResult', 'sandbox_isolation', 'run_python_sandboxed', 'run_python_tests',
-           'extract_code', 'code_reward', 'read_generations', 'score_generations', 'score_file']
+__all__ = ['DEFAULT_EOS_TOKENS', 'REWARD_TASKS', 'IMAGE_SHAPES', 'truncate_at_eos', 'extract_final_answer', 'find_numbers',
+           'MathVerifier', 'gsm8k_reward', 'math_reward', 'countdown_expression', 'countdown_answer_reward',
+           'sudoku_answer_reward', 'format_reward', 'SandboxResult', 'sandbox_isolation', 'run_python_sandboxed',
+           'run_python_tests', 'extract_code', 'code_reward', 'read_generations', 'score_generations', 'score_file',
+           'as_pil_image', 'image_to_png_base64', 'load_clip', 'clip_similarity', 'make_clip_reward',
+           'RemoteRewardError', 'make_remote_reward']
 
 # %% ../nbs/06_rewards.ipynb #393e14b5
 DEFAULT_EOS_TOKENS = ("<|eot_id|>", "<|endoftext|>", "<|im_end|>", "</s>", "<eos>")
@@ -911,3 +913,291 @@ def score_file(
     else: scores = score_generations(task, read_generations(task, path), **kwargs)
     correct = float(sum(scores))
     return {"accuracy": correct / len(scores) if scores else 0.0, "n": len(scores), "correct": correct}
+
+# %% ../nbs/06_rewards.ipynb #b5d53921
+import base64
+import http.client
+import io
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import PIL.Image
+    import torch
+    from transformers import CLIPModel, ProcessorMixin
+
+IMAGE_SHAPES = "(H, W), (H, W, 1), (H, W, 3), (H, W, 4), or a torch tensor (1, H, W) or (3, H, W)"
+
+
+def as_pil_image(
+    image,  # PIL image; uint8 or [0, 1] float array or tensor, shaped as in `IMAGE_SHAPES`
+) -> PIL.Image.Image:
+    "Convert an image given as a PIL image, a numpy array or a torch tensor into an RGB PIL image."
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(image, Image.Image): return image.convert("RGB")
+    is_tensor = type(image).__module__.split(".")[0] == "torch"
+    if is_tensor:
+        image = image.detach().cpu()
+        image = (image.float() if image.is_floating_point() else image).numpy()
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image {image!r:.80} is invalid; expected a PIL image, a numpy array or a torch tensor.")
+    array = image
+    if is_tensor and array.ndim == 3 and array.shape[0] in (1, 3): array = array.transpose(1, 2, 0)  # (C, H, W) to (H, W, C)
+    if array.ndim == 3 and array.shape[-1] == 1: array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))) or array.size == 0:
+        raise ValueError(f"image of shape {tuple(image.shape)} is invalid; expected {IMAGE_SHAPES}.")
+    if np.issubdtype(array.dtype, np.floating):
+        low, high = float(array.min()), float(array.max())
+        if not (0.0 <= low and high <= 1.0):  # also false for NaN
+            raise ValueError(f"float image values span [{low}, {high}]; expected [0, 1]. "
+                             "Map a decoder output in [-1, 1] to [0, 1] with (x + 1) / 2.")
+        array = np.rint(array * 255).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise TypeError(f"image dtype {array.dtype} is invalid; expected uint8 (0..255) or a float type (0..1).")
+    return Image.fromarray(np.ascontiguousarray(array)).convert("RGB")
+
+
+def image_to_png_base64(
+    image,  # Image in any form `as_pil_image` accepts
+) -> str:
+    "Encode an image as PNG and return the base64 text (standard alphabet, padded, without line breaks)."
+    buffer = io.BytesIO()
+    as_pil_image(image).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+# %% ../nbs/06_rewards.ipynb #e67eb749
+def _image_rows(completions: list, images, modality) -> tuple[list[int], list]:
+    "Rows to score and their images: the `images` column when given, else the completions; rows without an image are left out."
+    n = len(completions)
+    source = list(completions) if images is None else _column("images", images, n)
+    kinds = [None] * n if modality is None else _column("modality", modality, n)
+    rows = [i for i in range(n) if source[i] is not None and kinds[i] in (None, "image")]
+    return rows, [source[i] for i in rows]
+
+# %% ../nbs/06_rewards.ipynb #cdaa6692
+def load_clip(
+    model_name_or_path: str | Path,  # Hub name such as "openai/clip-vit-large-patch14", or a local folder
+    device: str | None = None,  # Device for the model; None picks "cuda" when available, else "cpu"
+    torch_dtype: str | torch.dtype | None = None,  # None keeps the transformers default; "bfloat16", "float16" or a torch dtype
+) -> tuple[CLIPModel, ProcessorMixin]:
+    "Load a CLIP model (eval mode, no gradients) and its processor from the Hub or a local folder."
+    import torch
+    from transformers import AutoProcessor, CLIPModel
+
+    from maskgrpo.hf import _dtype_kwargs
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = CLIPModel.from_pretrained(str(model_name_or_path), **_dtype_kwargs(torch_dtype))
+    processor = AutoProcessor.from_pretrained(str(model_name_or_path))
+    return model.to(device).eval().requires_grad_(False), processor
+
+
+_CLIP_INPUTS = ("input_ids", "attention_mask", "pixel_values")
+
+
+def clip_similarity(
+    model: CLIPModel,  # transformers `CLIPModel`
+    processor: ProcessorMixin,  # Its processor: a tokenizer and an image processor
+    texts: Sequence[str],  # One text per image
+    images: Sequence,  # Images in any form `as_pil_image` accepts
+    batch_size: int = 32,  # Text-image pairs per forward pass
+) -> list[float]:
+    "Return the cosine similarity between the CLIP embeddings of each text and its image."
+    import torch
+    import torch.nn.functional as F
+
+    if len(texts) != len(images): raise ValueError(f"Got {len(texts)} texts for {len(images)} images; expected one per image.")
+    if batch_size < 1: raise ValueError(f"batch_size={batch_size} is invalid; expected at least 1.")
+    parameter = next(model.parameters())
+    # The tokenizer cuts texts longer than the position table (77 tokens in OpenAI's CLIP checkpoints).
+    max_length = model.config.text_config.max_position_embeddings
+    scores = []
+    for start in range(0, len(images), batch_size):
+        pictures = [as_pil_image(image) for image in images[start:start + batch_size]]
+        inputs = processor(text=[str(t) for t in texts[start:start + batch_size]], images=pictures, return_tensors="pt",
+                           padding=True, truncation=True, max_length=max_length)
+        inputs = {key: inputs[key].to(parameter.device) for key in _CLIP_INPUTS}
+        inputs["pixel_values"] = inputs["pixel_values"].to(parameter.dtype)
+        with torch.no_grad():
+            output = model(**inputs)
+        text_embeds = F.normalize(output.text_embeds.float(), dim=-1)  # (b, D)
+        image_embeds = F.normalize(output.image_embeds.float(), dim=-1)  # (b, D)
+        scores += (text_embeds * image_embeds).sum(-1).tolist()
+    return scores
+
+
+def make_clip_reward(
+    model_name_or_path: str | Path,  # Hub name such as "openai/clip-vit-large-patch14", or a local folder
+    device: str | None = None,  # Device for the model; None picks "cuda" when available, else "cpu"
+    torch_dtype: str | torch.dtype | None = None,  # None keeps the transformers default; "bfloat16", "float16" or a torch dtype
+    batch_size: int = 32,  # Text-image pairs per forward pass
+    weight: float = 1.0,  # Factor applied to the cosine similarity
+    clamp_negative: bool = False,  # Replace a negative cosine similarity by 0 before weighting
+) -> Callable:
+    "Load a CLIP model and return a reward function that scores each image by its CLIP similarity to its prompt."
+    if batch_size < 1: raise ValueError(f"batch_size={batch_size} is invalid; expected at least 1.")
+    model, processor = load_clip(model_name_or_path, device, torch_dtype)
+
+    def clip_score_reward(prompts, completions, images=None, modality=None, **kwargs) -> list[float | None]:
+        "CLIP similarity of each image to its prompt, weighted; None for rows without an image."
+        rows, pictures = _image_rows(completions, images, modality)
+        prompts = _column("prompts", prompts, len(completions))
+        cosines = clip_similarity(model, processor, [_prompt_text(prompts[i]) for i in rows], pictures, batch_size)
+        scores: list[float | None] = [None] * len(completions)
+        for i, cosine in zip(rows, cosines):
+            scores[i] = weight * (max(cosine, 0.0) if clamp_negative else cosine)
+        return scores
+
+    clip_score_reward.model, clip_score_reward.processor = model, processor
+    return clip_score_reward
+
+# %% ../nbs/06_rewards.ipynb #3015c490
+class RemoteRewardError(RuntimeError):
+    "A reward server could not be reached, or its reply was not a valid list of scores."
+
+
+class _FailedAttempt(Exception):
+    "One failed request; `retry` is True when another attempt may succeed."
+    def __init__(self, message: str, retry: bool):
+        super().__init__(message)
+        self.retry = retry
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    "The start of a reply body as a quoted string, for error messages."
+    text = body.decode("utf-8", errors="replace").strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _display_url(url: str) -> str:
+    "`url` with any user name and password replaced by '***', for messages and logs."
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc: return url
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def _post_once(url: str, body: bytes, headers: dict, timeout_s: float) -> bytes:
+    "POST `body` to `url` once and return the body of a 200 reply; raise `_FailedAttempt` otherwise."
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    # NOTE: the timeout bounds the connection and each socket read, not the whole request.
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status, data = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        try: reply = error.read()
+        except (OSError, http.client.HTTPException): reply = b""
+        # HTTP 429 and 5xx statuses can clear up; any other status would repeat on every attempt.
+        raise _FailedAttempt(f"returned HTTP {error.code} ({error.reason}): {_excerpt(reply)}",
+                             retry=error.code == 429 or error.code >= 500) from None
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, TimeoutError):
+            raise _FailedAttempt(f"timed out after {timeout_s} s while connecting", retry=True) from None
+        raise _FailedAttempt(f"is unreachable ({error.reason}); check that the server is running at this address",
+                             retry=True) from None
+    except TimeoutError:  # socket.timeout is TimeoutError from Python 3.10
+        raise _FailedAttempt(f"timed out after {timeout_s} s waiting for the reply", retry=True) from None
+    except (OSError, http.client.HTTPException) as error:
+        raise _FailedAttempt(f"dropped the connection ({type(error).__name__}: {error})", retry=True) from None
+    if status != 200:
+        raise _FailedAttempt(f"returned HTTP {status}: {_excerpt(data)}; expected 200", retry=False)
+    return data
+
+
+def _post_with_retries(url: str, body: bytes, headers: dict, timeout_s: float, retries: int, backoff_s: float) -> bytes:
+    "POST with up to `retries` further attempts after a failure that may clear up, logging each retry."
+    attempts = retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return _post_once(url, body, headers, timeout_s)
+        except _FailedAttempt as failure:
+            if not failure.retry or attempt == attempts:
+                tries = f" (attempt {attempt} of {attempts})" if attempts > 1 else ""
+                raise RemoteRewardError(f"Reward server at {_display_url(url)} {failure}{tries}.") from None
+            delay = backoff_s * 2 ** (attempt - 1)
+            _logger.warning("Reward server at %s %s; retrying in %.1f s (attempt %d of %d).",
+                            _display_url(url), failure, delay, attempt + 1, attempts)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _parse_scores(url: str, data: bytes, n: int) -> list[float | None]:
+    "Scores from a reply `{\"scores\": [...]}` holding one number or null per image; `RemoteRewardError` otherwise."
+    where = f"Reward server at {_display_url(url)}"
+    try:
+        reply = json.loads(data)
+    except ValueError as error:  # invalid JSON or invalid UTF-8
+        raise RemoteRewardError(f"{where} returned invalid JSON ({error}): {_excerpt(data)}.") from None
+    scores = reply.get("scores") if isinstance(reply, dict) else None
+    if not isinstance(scores, list):
+        raise RemoteRewardError(f"{where} returned {_excerpt(data)}; expected a JSON object with a 'scores' list.")
+    if len(scores) != n:
+        raise RemoteRewardError(f"{where} returned {len(scores)} scores for {n} images; expected one per image.")
+    for i, score in enumerate(scores):
+        if score is None: continue
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise RemoteRewardError(f"{where} returned scores[{i}] = {score!r:.80}; expected a finite number or null.")
+    return [None if score is None else float(score) for score in scores]
+
+# %% ../nbs/06_rewards.ipynb #acdca7de
+def _metadata_names(columns: dict, names: Sequence[str] | None, n: int) -> list[str]:
+    "Columns to send as metadata: `names`, checked, or every keyword argument that is a list with one entry per row."
+    if names is None:
+        return [key for key, values in columns.items() if isinstance(values, (list, tuple)) and len(values) == n]
+    for key in names:
+        if key not in columns: raise ValueError(f"metadata column {key!r} is missing; the batch has {sorted(columns)}.")
+        _column(key, columns[key], n)
+    return list(names)
+
+
+def _request_body(prompts: list[str], images: list[str], metadata: dict) -> bytes:
+    "The JSON request body; TypeError naming the metadata column that JSON cannot encode."
+    for key, values in metadata.items():
+        try: json.dumps(values, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"metadata column {key!r} cannot be sent as JSON ({error}); leave it out with "
+                            "metadata_columns=.") from None
+    return json.dumps({"prompts": prompts, "images": images, "metadata": metadata}, allow_nan=False).encode()
+
+
+def make_remote_reward(
+    url: str,  # http:// or https:// address of the reward server
+    timeout_s: float = 30.0,  # Seconds allowed for connecting and for each read of the reply
+    batch_size: int = 16,  # Images per request
+    retries: int = 2,  # Further attempts after a connection error, a timeout, HTTP 429 or a 5xx status
+    headers: dict | None = None,  # Extra HTTP headers, such as an authorization token; never logged
+    metadata_columns: Sequence[str] | None = None,  # Columns sent as metadata; None sends every per-row column
+    backoff_s: float = 1.0,  # Seconds before the first retry, doubled before each further one
+    name: str = "remote_reward",  # Name of the returned function, used in metric names (reward/<name>/mean)
+) -> Callable:
+    "Return a reward function that sends prompts and PNG images to a reward server and returns its scores."
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"url={_display_url(url)!r} is invalid; expected an http:// or https:// address.")
+    if not timeout_s > 0: raise ValueError(f"timeout_s={timeout_s!r} is invalid; expected a number of seconds > 0.")
+    if batch_size < 1: raise ValueError(f"batch_size={batch_size} is invalid; expected at least 1.")
+    if retries < 0: raise ValueError(f"retries={retries} is invalid; expected 0 or more.")
+    if backoff_s < 0: raise ValueError(f"backoff_s={backoff_s} is invalid; expected 0 or more seconds.")
+    request_headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+
+    def remote_reward(prompts, completions, images=None, modality=None, **columns) -> list[float | None]:
+        "Scores of the reward server for each image; None for rows without an image or where the server returns null."
+        n = len(completions)
+        rows, pictures = _image_rows(completions, images, modality)
+        prompts = _column("prompts", prompts, n)
+        names = _metadata_names(columns, metadata_columns, n)
+        scores: list[float | None] = [None] * n
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            body = _request_body([_prompt_text(prompts[i]) for i in batch],
+                                 [image_to_png_base64(image) for image in pictures[start:start + batch_size]],
+                                 {key: [columns[key][i] for i in batch] for key in names})
+            data = _post_with_retries(url, body, request_headers, timeout_s, retries, backoff_s)
+            for i, score in zip(batch, _parse_scores(url, data, len(batch))): scores[i] = score
+        return scores
+
+    remote_reward.__name__ = remote_reward.__qualname__ = name
+    return remote_reward
