@@ -8,7 +8,7 @@ Docs: https://maskgrpo.github.io/maskgrpo/models.html.md"""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
