@@ -59,7 +59,7 @@ def pretrain(
 ) -> list[float]:
     "Train `model` with the masked-diffusion objective; return the loss of every step."
     if not examples: raise ValueError("pretrain needs at least one example.")
-    for i, ex in enumerate(examples[:1]):
+    for i, ex in enumerate(examples):
         missing = {"prompt", "answer"} - set(ex)
         if missing: raise ValueError(f"Example {i} has no {sorted(missing)} field; expected 'prompt' and 'answer'.")
     prompt_ids, prompt_mask = tokenizer.encode_prompts([ex["prompt"] for ex in examples])
