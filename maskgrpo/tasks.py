@@ -526,7 +526,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
             except UnicodeDecodeError as error:
                 raise ValueError(f"{where}: invalid UTF-8 ({error.reason}); expected UTF-8 JSON lines.") from None
             if not text.strip(): continue
-            try: row = json.loads(text)
+            # Without its line break, a line cut short reports the column where it ends, not column 1 of a next line.
+            try: row = json.loads(text.rstrip("\r\n"))
             except json.JSONDecodeError as error:
                 raise ValueError(f"{where}: invalid JSON ({error.msg} at column {error.colno}); "
                                  "expected one JSON object per line.") from None
