@@ -1,4 +1,4 @@
-"""Re-masking schedules and the per-token log-probability estimator that stands in for an intractable sequence likelihood.
+"""Re-masking schedules and the per-token log-probability estimator that replaces an intractable sequence likelihood.
 
 Docs: https://maskgrpo.github.io/maskgrpo/likelihood.html.md"""
 

@@ -183,7 +183,7 @@ class TinyDiffusionLM(nn.Module):
             positions = (attention_mask.long().cumsum(1) - 1).clamp(min=0)  # (B, L)
             padding = ~attention_mask.bool()
         h = self.embed_tokens(input_ids) + self.embed_positions(positions)  # (B, L, D)
-        h = self.blocks(h, src_key_padding_mask=padding)  # no `mask=`: every position sees every other one
+        h = self.blocks(h, src_key_padding_mask=padding)  # no `mask=`: every position attends to every other one
         return self.lm_head(self.norm(h))  # (B, L, V)
 
     def save_pretrained(self, path: str | Path):
