@@ -350,13 +350,24 @@ class HFTokenizer:
                                                         add_generation_prompt=True, tokenize=False) for t in texts]
         return self.tokenizer(templated, add_special_tokens=False)["input_ids"]
 
-    def encode_prompts(self, texts: Sequence[str], chat_template: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        "Encode prompts as left-padded `prompt_ids` (B, P) and a boolean `prompt_mask` (B, P), optionally templated."
+    def encode_prompts(
+        self,
+        texts: Sequence[str],  # Prompt texts
+        chat_template: bool | None = None,  # None: as set at construction
+        modality: str | Sequence[str] = "text",  # "text" or "image", for all rows or one per row
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        "Encode prompts as left-padded `prompt_ids` (B, P) and a boolean `prompt_mask` (B, P); image rows end with the start-of-image id."
         use = self.use_chat_template if chat_template is None else chat_template
         if use and not getattr(self.tokenizer, "chat_template", None):
             raise ValueError("chat_template=True but the tokenizer has no chat_template.")
+        modalities = [modality] * len(texts) if isinstance(modality, str) else list(modality)
+        if len(modalities) != len(texts) or not set(modalities) <= {"text", "image"}:
+            raise ValueError(f"modality={modality!r} is invalid; expected 'text' or 'image', once or per prompt.")
+        if "image" in modalities and self.layout.soi_token_id is None:
+            raise ValueError("Image prompts end with the start-of-image token, but the layout has no soi_token_id.")
         rows = [list(r) for r in self._token_rows(texts, use)]
         if self.max_prompt_length: rows = [r[-self.max_prompt_length:] for r in rows]
+        rows = [r + [self.layout.soi_token_id] if m == "image" else r for r, m in zip(rows, modalities)]
         for text, r in zip(texts, rows):
             if not r: raise ValueError(f"Prompt {text!r} encodes to no tokens, but a completion needs a prompt before it.")
         width = max(len(r) for r in rows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import textwrap
-from functools import lru_cache
+from functools import lru_cache, partial, update_wrapper
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,7 +26,7 @@ __all__ = ['NUM_GREY_LEVELS', 'SLOT_SHAPE', 'NUM_SLOTS', 'CANVAS_SHAPE', 'NUM_IM
            'UnifiedTokenizer', 'check_slots', 'digit_prompt', 'digit_prompt_space', 'split_digit_prompts',
            'scan_split_indices', 'digit_scans', 'digit_examples', 'image_task_splits', 'encode_image_examples',
            'blank_slots', 'digit_classifier', 'digit_classifier_accuracy', 'slot_probabilities', 'digit_reward',
-           'digit_success', 'render_image_grid']
+           'digit_success', 'digit_scorers', 'render_image_grid']
 
 # %% ../nbs/10_images.ipynb #09eca204
 NUM_GREY_LEVELS = 17  # scikit-learn's digit scans store ink as integers 0..16
@@ -406,9 +406,20 @@ def digit_success(
     def all_match(probs, requested): return float(all(probs[j].argmax() == c for j, c in enumerate(requested)))
     return _score_images(completions, slots, tag, modality, layout, all_match)
 
+# %% ../nbs/10_images.ipynb #ce490a5d
+def digit_scorers(
+    layout: TokenLayout,  # The policy's token layout
+) -> tuple[Callable, Callable]:
+    "Return the digit reward bound to `layout` and an `accuracy_fn(completions, examples)` giving each image's success."
+    reward = update_wrapper(partial(digit_reward, layout=layout), digit_reward)
+    def success(completions, examples: Sequence[dict]) -> list[float]:
+        return digit_success(None, completions, [e["slots"] for e in examples], [e.get("tag") for e in examples],
+                             layout=layout)
+    return reward, success
+
 # %% ../nbs/10_images.ipynb #001aa30c
 def render_image_grid(
-    images,  # Grey levels (B, H, W), numpy or torch; canvases (B, 8, 16) get a line between the slots
+    images,  # Grey levels (B, H, W) or RGB (B, H, W, 3), numpy or torch; canvases (B, 8, 16) get a line between the slots
     labels: Sequence[str],  # One title per image
     path: str | Path | None = None,  # Where to save the figure as PNG; nothing is written when None
     ncols: int = 4,  # Images per row
@@ -417,7 +428,8 @@ def render_image_grid(
     "Draw images in a labelled grid; return the `matplotlib` Figure, saved to `path` when given."
     from matplotlib.figure import Figure
     levels = np.asarray(images.cpu() if isinstance(images, torch.Tensor) else images)
-    if levels.ndim != 3: raise ValueError(f"images have shape {levels.shape}; expected (B, H, W).")
+    if not (levels.ndim == 3 or (levels.ndim == 4 and levels.shape[-1] == 3)):
+        raise ValueError(f"images have shape {levels.shape}; expected grey levels (B, H, W) or RGB (B, H, W, 3).")
     if len(labels) != len(levels): raise ValueError(f"Got {len(labels)} labels for {len(levels)} images.")
     if ncols < 1: raise ValueError(f"ncols={ncols} must be at least 1.")
     ncols = min(ncols, max(len(levels), 1))

@@ -132,6 +132,7 @@ def per_token_logps(
     is_masked: torch.Tensor,  # (B, V, P + N) re-masked positions of each view
     mask_token_id: int,
     shift_logits: bool = False,  # True for models where position i - 1 predicts token i
+    vocab_range: tuple[int, int] | None = None,  # (first id, count): the ids the sampler draws from, e.g. image codes
 ) -> torch.Tensor:
     "Log-probability of each clean completion token from the view that masked it, (B, N); 0 where no view masked it."
     B, V, L = is_masked.shape
@@ -143,6 +144,10 @@ def per_token_logps(
     attention = attention_mask[:, None].expand(B, V, L).reshape(B * V, L)
     logits = token_logits(model, noisy, attention, shift_logits)[:, -N:]  # (B * V, N, vocab)
     targets = completion_ids[:, None].expand(B, V, N).reshape(B * V, N)
+    if vocab_range is not None:
+        # An image sampler draws from the image codes alone, so the policy's probability is normalised over them.
+        start, count = vocab_range
+        logits, targets = logits[..., start:start + count], targets - start
     logps = selective_log_softmax(logits, targets).view(B, V, N)
     completion_masked = is_masked[:, :, -N:]  # (B, V, N)
     # Views of `coupled` never mask the same token twice, so the sum picks each token's one estimate.
@@ -164,6 +169,7 @@ def logps_for_iterations(
     mask_token_id: int,
     shift_logits: bool = False,
     batch_size: int = 32,  # Samples per forward pass
+    vocab_range: tuple[int, int] | None = None,  # See `per_token_logps`
 ) -> torch.Tensor:
     "Per-token log-probabilities (mu, B, N) of every update's re-masked input, computed in chunks without gradient."
     out = torch.empty(is_masked.shape[0], *completion_ids.shape, device=completion_ids.device)
@@ -171,7 +177,7 @@ def logps_for_iterations(
         for s in range(0, completion_ids.shape[0], batch_size):
             rows = slice(s, s + batch_size)
             out[j, rows] = per_token_logps(model, prompt_ids[rows], prompt_mask[rows], completion_ids[rows],
-                                           is_masked[j, rows], mask_token_id, shift_logits)
+                                           is_masked[j, rows], mask_token_id, shift_logits, vocab_range)
     return out
 
 # %% ../nbs/04_likelihood.ipynb #87eba2a1

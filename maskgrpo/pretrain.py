@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -19,8 +20,9 @@ from tqdm.auto import tqdm
 from .models import CharTokenizer, token_logits
 
 # %% auto #0
-__all__ = ['BASE_RECIPES', 'diffusion_sft_loss', 'pretrain', 'recipe_splits', 'default_base_dir', 'build_base_model',
-           'load_base_model']
+__all__ = ['BASE_RECIPES', 'diffusion_sft_loss', 'SFTSource', 'drop_prompts', 'pretrain_mixture', 'pretrain', 'text_source',
+           'recipe_splits', 'image_recipe_splits', 'default_base_dir', 'recipe_sources', 'build_base_model',
+           'load_tokenizer', 'load_base_model']
 
 # %% ../nbs/07_pretrain.ipynb #7cf9c4e8
 def diffusion_sft_loss(
@@ -44,6 +46,85 @@ def diffusion_sft_loss(
     return ((ce * is_masked) / t).sum(1).div(N).mean()
 
 # %% ../nbs/07_pretrain.ipynb #1e7d31f8
+@dataclass
+class SFTSource:
+    "One encoded dataset of a pretraining mixture."
+    name: str  # Shown in the progress bar and the recipe, e.g. "countdown" or "digits"
+    prompt_ids: torch.Tensor  # (n, P) left-padded prompts
+    prompt_mask: torch.Tensor  # (n, P) True on real prompt tokens
+    completion_ids: torch.Tensor  # (n, N) answers and end tokens, or image codes
+    null_prompt_ids: torch.Tensor | None = None  # (P0,) the prompt that replaces a dropped one, e.g. `<bos> <sep> <soi>`
+    null_prompt_prob: float = 0.0  # Chance that a row's prompt is dropped in a batch, so guidance has an unconditional model
+
+    def __post_init__(self):
+        n = len(self.completion_ids)
+        if n == 0: raise ValueError(f"SFTSource {self.name!r} has no rows.")
+        if not len(self.prompt_ids) == len(self.prompt_mask) == n:
+            raise ValueError(f"SFTSource {self.name!r} has {len(self.prompt_ids)} prompts for {n} completions.")
+        if not 0 <= self.null_prompt_prob <= 1: raise ValueError(f"SFTSource.null_prompt_prob={self.null_prompt_prob} must lie in [0, 1].")
+        if self.null_prompt_prob > 0 and self.null_prompt_ids is None:
+            raise ValueError(f"SFTSource {self.name!r} drops prompts but has no null_prompt_ids to put in their place.")
+
+def drop_prompts(
+    prompt_ids: torch.Tensor,  # (B, P) left-padded
+    prompt_mask: torch.Tensor,  # (B, P)
+    null_prompt_ids: torch.Tensor,  # (P0,) with P0 <= P
+    prob: float,  # Chance of each row being replaced
+    generator: torch.Generator,
+    pad_token_id: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    "Replace each prompt with probability `prob` by the null prompt, left-padded to the same width."
+    drop = torch.rand(len(prompt_ids), generator=generator) < prob  # (B,)
+    null_ids = torch.full_like(prompt_ids[0], pad_token_id)
+    null_ids[-len(null_prompt_ids):] = null_prompt_ids
+    null_mask = null_ids != pad_token_id
+    return torch.where(drop[:, None], null_ids, prompt_ids), torch.where(drop[:, None], null_mask, prompt_mask.bool())
+
+def pretrain_mixture(
+    model: nn.Module,  # Policy to train in place
+    sources: Sequence[SFTSource],  # Datasets; every step sums the loss of one batch from each
+    max_steps: int = 1000,  # Optimizer steps
+    batch_size: int = 64,  # Rows per source per step
+    lr: float = 1e-3,  # Peak AdamW learning rate, after a linear warm-up
+    warmup_steps: int = 100,  # Steps of linear warm-up, then cosine decay to 10% of `lr`
+    weight_decay: float = 0.01,
+    seed: int = 0,  # Seeds rows, masks and prompt drops
+    progress: bool = True,  # Show a tqdm bar
+) -> dict[str, list[float]]:
+    "Train `model` with the masked-diffusion objective on a mixture; return each source's loss at every step."
+    if not sources: raise ValueError("pretrain_mixture needs at least one source.")
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    def lr_lambda(step):
+        if step < warmup_steps: return (step + 1) / warmup_steps
+        progress_frac = (step - warmup_steps) / max(1, max_steps - warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress_frac))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+    g = torch.Generator().manual_seed(seed)
+    pad_token_id = model.layout.pad_token_id
+    model.train()
+    losses = {s.name: [] for s in sources}
+    bar = tqdm(range(max_steps), desc="pretrain", disable=not progress, mininterval=5.0)
+    for step in bar:
+        total = 0.0
+        for source in sources:
+            rows = torch.randint(len(source.completion_ids), (batch_size,), generator=g)
+            prompt_ids, prompt_mask = source.prompt_ids[rows], source.prompt_mask[rows]
+            if source.null_prompt_prob > 0:
+                prompt_ids, prompt_mask = drop_prompts(prompt_ids, prompt_mask, source.null_prompt_ids,
+                                                       source.null_prompt_prob, g, pad_token_id)
+            keep = prompt_mask.any(0)  # trim the batch's shared left padding: shorter sequences, same result
+            loss = diffusion_sft_loss(model, prompt_ids[:, keep], prompt_mask[:, keep], source.completion_ids[rows], g)
+            losses[source.name].append(loss.item())
+            total = total + loss
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step(); sched.step()
+        if step % 50 == 0:
+            bar.set_postfix({name: f"{sum(v[-50:]) / len(v[-50:]):.3f}" for name, v in losses.items()})
+    model.eval()
+    return losses
+
 def pretrain(
     model: nn.Module,  # Policy to train in place
     tokenizer: CharTokenizer,  # Encodes prompts and answers
@@ -57,38 +138,21 @@ def pretrain(
     seed: int = 0,  # Seeds example order and masks
     progress: bool = True,  # Show a tqdm bar
 ) -> list[float]:
-    "Train `model` with the masked-diffusion objective; return the loss of every step."
-    if not examples: raise ValueError("pretrain needs at least one example.")
+    "Train `model` with the masked-diffusion objective on text examples; return the loss of every step."
+    source = text_source("text", tokenizer, examples, gen_length)
+    return pretrain_mixture(model, [source], max_steps, batch_size, lr, warmup_steps, weight_decay, seed, progress)["text"]
+
+def text_source(name: str, tokenizer: CharTokenizer, examples: Sequence[dict], gen_length: int) -> SFTSource:
+    "Encode (prompt, answer) examples as a pretraining source, naming the first row that lacks a field."
+    if not examples: raise ValueError(f"Source {name!r} has no examples.")
     for i, ex in enumerate(examples):
         missing = {"prompt", "answer"} - set(ex)
         if missing: raise ValueError(f"Example {i} has no {sorted(missing)} field; expected 'prompt' and 'answer'.")
     prompt_ids, prompt_mask = tokenizer.encode_prompts([ex["prompt"] for ex in examples])
-    completion_ids = tokenizer.encode_answers([ex["answer"] for ex in examples], gen_length)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    def lr_lambda(step):
-        if step < warmup_steps: return (step + 1) / warmup_steps
-        progress_frac = (step - warmup_steps) / max(1, max_steps - warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress_frac))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    losses = []
-    bar = tqdm(range(max_steps), desc="pretrain", disable=not progress)
-    for step in bar:
-        rows = torch.randint(len(examples), (batch_size,), generator=g)
-        # Trim the shared left padding of this batch: shorter sequences, same result.
-        keep = prompt_mask[rows].any(0)
-        loss = diffusion_sft_loss(model, prompt_ids[rows][:, keep], prompt_mask[rows][:, keep], completion_ids[rows], g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step(); sched.step()
-        losses.append(loss.item())
-        if step % 50 == 0: bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
-    model.eval()
-    return losses
+    return SFTSource(name, prompt_ids, prompt_mask, tokenizer.encode_answers([ex["answer"] for ex in examples], gen_length))
 
 # %% ../nbs/07_pretrain.ipynb #cc2cf93b
+from .images import UnifiedTokenizer, encode_image_examples, image_task_splits
 from .models import TinyConfig, TinyDiffusionLM
 from .tasks import countdown_instance_key, get_task, split_examples
 
@@ -101,19 +165,43 @@ BASE_RECIPES: dict[str, dict] = {
                    n_train=4000, n_eval=200, split_seed=0, gen_length=20,
                    model=dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, max_len=48),
                    max_steps=120, batch_size=64, lr=1e-3, warmup_steps=50, seed=0),
+    # One unified model: the text tasks' training splits (as in their own recipes) and the digit canvases together.
+    # max_len 176 fits the longest image prompt (40 tokens) and a canvas of 128 tokens.
+    "multimodal": dict(task="multimodal", text_tasks=["countdown", "sudoku"],
+                       image=dict(split_seed=0, canvases_per_prompt=10, num_heldout_offsets=2), null_prompt_prob=0.1,
+                       model=dict(d_model=128, n_layers=4, n_heads=4, d_ff=512, max_len=176),
+                       max_steps=1000, batch_size=64, lr=1e-3, warmup_steps=100, seed=0),
 }
 
 def recipe_splits(recipe: dict) -> tuple[list[dict], list[dict]]:
-    "Train and eval examples of a base-model recipe."
+    "Train and eval examples of a text base-model recipe."
     task = get_task(recipe["task"], **recipe["difficulty"])
     key = countdown_instance_key if recipe["split_key"] == "countdown_instance" else None
     return split_examples(task, recipe["n_train"], recipe["n_eval"], recipe["split_seed"], key=key)
+
+def image_recipe_splits(recipe: dict) -> dict[str, list[dict]]:
+    "The digit task's `train`, `eval` and `heldout` examples of a multimodal recipe (see `image_task_splits`)."
+    image = recipe["image"]
+    return image_task_splits(image["split_seed"], image["canvases_per_prompt"], image["num_heldout_offsets"])
 
 def default_base_dir() -> Path:
     "Folder of the shipped base models: `data/base` at the root of the source checkout."
     return Path(__file__).resolve().parent.parent / "data" / "base"
 
 # %% ../nbs/07_pretrain.ipynb #5ffef9ef
+def recipe_sources(recipe: dict, tokenizer: CharTokenizer) -> list[SFTSource]:
+    "The pretraining sources of a recipe: its text task, or for a multimodal recipe each text task and the digits."
+    if recipe["task"] != "multimodal":
+        return [text_source(recipe["task"], tokenizer, recipe_splits(recipe)[0], recipe["gen_length"])]
+    sources = []
+    for name in recipe["text_tasks"]:
+        text_recipe = BASE_RECIPES[name]
+        sources.append(text_source(name, tokenizer, recipe_splits(text_recipe)[0], text_recipe["gen_length"]))
+    prompt_ids, prompt_mask, completion_ids = encode_image_examples(tokenizer, image_recipe_splits(recipe)["train"])
+    null_ids, _ = tokenizer.encode_prompts([""], modality="image")
+    sources.append(SFTSource("digits", prompt_ids, prompt_mask, completion_ids, null_ids[0], recipe["null_prompt_prob"]))
+    return sources
+
 def build_base_model(
     name: str,  # Key of `BASE_RECIPES`
     output_dir: str | Path | None = None,  # Where to write the model; `default_base_dir() / name` when None
@@ -123,16 +211,24 @@ def build_base_model(
     if name not in BASE_RECIPES: raise ValueError(f"No base recipe {name!r}; known: {sorted(BASE_RECIPES)}.")
     recipe = BASE_RECIPES[name]
     output_dir = Path(output_dir or default_base_dir() / name)
-    train, _ = recipe_splits(recipe)
-    tokenizer = CharTokenizer()
+    tokenizer = UnifiedTokenizer() if recipe["task"] == "multimodal" else CharTokenizer()
+    sources = recipe_sources(recipe, tokenizer)
     torch.manual_seed(recipe["seed"])
     model = TinyDiffusionLM(TinyConfig(vocab_size=len(tokenizer), **recipe["model"]), tokenizer.layout)
-    losses = pretrain(model, tokenizer, train, recipe["gen_length"], recipe["max_steps"], recipe["batch_size"],
-                      recipe["lr"], recipe["warmup_steps"], seed=recipe["seed"], progress=progress)
+    losses = pretrain_mixture(model, sources, recipe["max_steps"], recipe["batch_size"], recipe["lr"],
+                              recipe["warmup_steps"], seed=recipe["seed"], progress=progress)
+    final = {source: sum(v[-50:]) / len(v[-50:]) for source, v in losses.items()}
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
-    (output_dir / "recipe.json").write_text(json.dumps({**recipe, "final_loss": sum(losses[-50:]) / 50}, indent=2))
+    (output_dir / "recipe.json").write_text(json.dumps({**recipe, "final_loss": final}, indent=2))
     return model
+
+def load_tokenizer(path: str | Path) -> CharTokenizer:
+    "Load the tokenizer saved in `path`: a `UnifiedTokenizer` when it has image codes, else a `CharTokenizer`."
+    file = Path(path) / "tokenizer.json"
+    if not file.exists(): raise FileNotFoundError(f"No tokenizer.json in {path}; expected one written by save_pretrained.")
+    kind = json.loads(file.read_text()).get("type")
+    return (UnifiedTokenizer if kind == "unified" else CharTokenizer).from_pretrained(path)
 
 def load_base_model(
     name: str,  # Key of `BASE_RECIPES`
@@ -145,4 +241,4 @@ def load_base_model(
         if not build_if_missing: raise FileNotFoundError(f"No base model at {path}; run build_base_model({name!r}).")
         print(f"No base model at {path}: pretraining it from its recipe (a few minutes on a CPU).")
         build_base_model(name, path)
-    return TinyDiffusionLM.from_pretrained(path).eval(), CharTokenizer.from_pretrained(path)
+    return TinyDiffusionLM.from_pretrained(path).eval(), load_tokenizer(path)

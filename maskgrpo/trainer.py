@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn as nn
 import yaml
@@ -26,20 +27,25 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
+from .images import codes_to_image, render_image_grid
 from .likelihood import (REMASK_SCHEMES, draw_is_masked, logps_for_iterations, mask_ratio,
                                  masked_completion, per_token_logps, sample_seed, make_generator)
 from .objectives import (combine_rewards, group_advantages, grpo_token_loss, masked_mean_over,
                                  reward_name, rewards_per_function)
-from .rollout import check_decoding, completion_mask, generate
+from .rollout import IMAGE_SAMPLERS, check_decoding, completion_mask, generate, generate_image, image_code_range
+
+MODALITIES = ("text", "image")  # the order in which a step's rows are grouped
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'GRPOConfig', 'json_safe', 'write_jsonl', 'read_jsonl', 'truncate_jsonl', 'plot_reward_curve',
-           'checkpoint_dirs', 'set_aside_previous_run', 'publish_checkpoint', 'MaskGRPOTrainer', 'evaluate',
+__all__ = ['MODALITIES', 'RUN_FILES', 'EVAL_SCORE_NAMES', 'GRPOConfig', 'json_safe', 'write_jsonl', 'read_jsonl',
+           'truncate_jsonl', 'plot_reward_curve', 'checkpoint_dirs', 'set_aside_previous_run', 'publish_checkpoint',
+           'modality_of', 'rows_by_modality', 'per_modality', 'MaskGRPOTrainer', 'evaluate', 'render_image_samples',
            'save_checkpoint', 'load_checkpoint', 'train']
 
 # %% ../nbs/08_trainer.ipynb #ec031816
 def _f(default, help: str):
-    "A dataclass field with a help string."
+    "A dataclass field with a help string; a list default is copied for each instance."
+    if isinstance(default, list): return field(default_factory=lambda: list(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 @dataclass
@@ -60,6 +66,17 @@ class GRPOConfig:
     estimator: str = _f("maskgrpo", "Re-masking scheme for the likelihood: 'maskgrpo', 'random', 'd1' or 'coupled'.")
     num_iterations: int = _f(4, "Updates per rollout batch (mu).")
     min_mask_rate: float = _f(0.6, "gamma: re-masking ratio of update j is min(gamma + (1 - gamma)(j + 1)/mu, 0.999).")
+    # Images: rows whose `modality` column is "image"
+    image_prompts_per_step: int = _f(0, "Image prompts among each process's prompts_per_step when train_examples mix text and image rows.")
+    image_shape: list = _f([8, 16], "(rows, columns) of an image in tokens; an image completion has rows * columns tokens.")
+    image_sampler: str = _f("emerge", "Image sampler of rollouts and evaluation: 'emerge' or 'maskgit'.")
+    image_steps: int = _f(12, "Forward passes per image (T) in rollouts and evaluation.")
+    image_temperature: float = _f(1.0, "Temperature of image rollouts.")
+    image_eval_temperature: float = _f(1.0, "Temperature of image evaluation; images are sampled, as GenEval-style evaluations do.")
+    guidance_scale: float = _f(0.0, "Classifier-free guidance weight w of image rollouts and evaluation; 0 disables it.")
+    image_estimator: str = _f("image_random", "Re-masking scheme of image samples.")
+    image_min_mask_rate: float = _f(0.8, "gamma of image samples.")
+    num_image_samples: int = _f(8, "Held-out image prompts drawn in samples_before.png and samples_after.png.")
     # Objective
     epsilon: float = _f(0.2, "Clip range of the importance ratio.")
     beta: float = _f(0.01, "Weight of the k3 KL penalty against the starting policy; 0 skips the reference model.")
@@ -73,7 +90,7 @@ class GRPOConfig:
     max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 disables clipping.")
     warmup_steps: int = _f(0, "Optimizer steps of linear warm-up.")
     lr_scheduler_type: str = _f("constant", "'constant', 'linear' or 'cosine' decay after warm-up.")
-    per_device_batch_size: int = _f(16, "Samples per micro-batch; prompts_per_step * num_generations must be a multiple.")
+    per_device_batch_size: int = _f(16, "Samples per micro-batch; the last micro-batch of a step (or of each modality) may be smaller.")
     logp_batch_size: int = _f(64, "Samples per forward pass when computing old and reference log-probabilities.")
     mixed_precision: str = _f("no", "'no', 'fp16' or 'bf16', passed to accelerate.")
     # Evaluation and logging
@@ -100,22 +117,26 @@ class GRPOConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"GRPOConfig.{name}={getattr(self, name)!r} is not one of {list(allowed)}.")
         positive("max_steps", "prompts_per_step", "num_generations", "num_iterations", "per_device_batch_size",
-                 "logp_batch_size", "eval_batch_size", "sample_steps")
+                 "logp_batch_size", "eval_batch_size", "sample_steps", "image_steps")
         non_negative("temperature", "epsilon", "beta", "weight_decay", "max_grad_norm", "warmup_steps", "save_steps",
-                     "save_total_limit", "num_sample_prompts", "eps_std", "eval_temperature")
+                     "save_total_limit", "num_sample_prompts", "eps_std", "eval_temperature", "image_prompts_per_step",
+                     "image_temperature", "image_eval_temperature", "guidance_scale", "num_image_samples")
         if not self.learning_rate > 0: raise ValueError(f"GRPOConfig.learning_rate={self.learning_rate} must be > 0.")
-        if not 0 <= self.min_mask_rate < 1: raise ValueError(f"GRPOConfig.min_mask_rate={self.min_mask_rate} must lie in [0, 1).")
-        for n in ("adam_beta1", "adam_beta2"):
+        for n in ("min_mask_rate", "image_min_mask_rate", "adam_beta1", "adam_beta2"):
             if not 0 <= getattr(self, n) < 1: raise ValueError(f"GRPOConfig.{n}={getattr(self, n)} must lie in [0, 1).")
         one_of("estimator", sorted(REMASK_SCHEMES))
+        one_of("image_estimator", sorted(REMASK_SCHEMES))
+        one_of("image_sampler", IMAGE_SAMPLERS)
+        if self.image_prompts_per_step > self.prompts_per_step:
+            raise ValueError(f"GRPOConfig.image_prompts_per_step={self.image_prompts_per_step} exceeds "
+                             f"prompts_per_step={self.prompts_per_step}.")
+        if len(self.image_shape) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.image_shape):
+            raise ValueError(f"GRPOConfig.image_shape={self.image_shape!r} must be two positive integers [rows, columns].")
         one_of("remasking", ("low_confidence", "random"))
         one_of("lr_scheduler_type", ("constant", "linear", "cosine"))
         one_of("mixed_precision", ("no", "fp16", "bf16"))
         one_of("report_to", ("none", "tensorboard", "wandb"))
         check_decoding(self.gen_length, self.diffusion_steps, self.block_length)
-        if self.samples_per_step % self.per_device_batch_size:
-            raise ValueError(f"prompts_per_step * num_generations = {self.samples_per_step} is not a multiple of "
-                             f"GRPOConfig.per_device_batch_size={self.per_device_batch_size}.")
         if self.temperature == 0 and self.num_generations > 1:
             warnings.warn("temperature=0 with num_generations > 1 gives identical completions in every group, so every "
                           "advantage is 0; watch `frac_reward_zero_std`.", stacklevel=3)
@@ -130,6 +151,8 @@ class GRPOConfig:
                 raise TypeError(f"GRPOConfig.{f.name}={value!r} must be a number.")
             if kind == "str" and not isinstance(value, str):
                 raise TypeError(f"GRPOConfig.{f.name}={value!r} must be a string.")
+            if kind == "list" and not isinstance(value, (list, tuple)):
+                raise TypeError(f"GRPOConfig.{f.name}={value!r} must be a list.")
             if kind == "float" and not math.isfinite(value):
                 raise ValueError(f"GRPOConfig.{f.name}={value!r} must be a finite number.")
 
@@ -137,7 +160,10 @@ class GRPOConfig:
     def samples_per_step(self) -> int: return self.prompts_per_step * self.num_generations
 
     @property
-    def gradient_accumulation_steps(self) -> int: return self.samples_per_step // self.per_device_batch_size
+    def image_tokens(self) -> int: return self.image_shape[0] * self.image_shape[1]
+
+    @property
+    def gradient_accumulation_steps(self) -> int: return math.ceil(self.samples_per_step / self.per_device_batch_size)
 
     @classmethod
     def from_dict(cls, values: dict) -> "GRPOConfig":
@@ -176,11 +202,11 @@ def truncate_jsonl(path: Path, max_step: int):
     os.replace(tmp, path)
 
 def plot_reward_curve(metrics: list[dict], path: Path | None = None, title: str = "reward"):
-    "Plot `reward/mean` (and per-modality rewards when present) against step; save to `path` when given."
+    "Plot the mean reward against step, one line per modality when the metrics have them; save to `path` when given."
     import matplotlib
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    keys = [k for k in ("reward/mean", "reward/text/mean", "reward/image/mean") if any(k in m for m in metrics)]
+    keys = [k for k in ("reward/text/mean", "reward/image/mean") if any(k in m for m in metrics)] or ["reward/mean"]
     for key in keys:
         rows = [m for m in metrics if key in m]
         ax.plot([m["step"] for m in rows], [m[key] for m in rows], label=key)
@@ -199,7 +225,8 @@ def checkpoint_dirs(output_dir: Path) -> list[Path]:
     found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("checkpoint-") and p.name[11:].isdigit()]
     return sorted(found, key=lambda p: int(p.name[11:]))
 
-RUN_FILES = ("checkpoints", "metrics.jsonl", "samples.jsonl", "results.json", "reward_curve.png")
+RUN_FILES = ("checkpoints", "metrics.jsonl", "samples.jsonl", "results.json", "reward_curve.png", "samples_before.png",
+             "samples_after.png")
 
 def set_aside_previous_run(output_dir: Path) -> Path | None:
     "Move the files of an earlier run in `output_dir` into `output_dir/previous_run`, replacing an older one there."
@@ -221,29 +248,54 @@ def publish_checkpoint(tmp: Path, final: Path):
     if old.exists(): shutil.rmtree(old)
 
 # %% ../nbs/08_trainer.ipynb #eafcef22
+def modality_of(example: dict) -> str:
+    "The modality of an example: its `modality` column, 'text' when it has none."
+    return example.get("modality", "text")
+
+def rows_by_modality(examples: Sequence[dict]) -> dict[str, list[int]]:
+    "Indices of the rows of each modality present, in `MODALITIES` order."
+    rows = {m: [i for i, ex in enumerate(examples) if modality_of(ex) == m] for m in MODALITIES}
+    return {m: r for m, r in rows.items() if r}
+
+def per_modality(value, name: str, modalities: Sequence[str]) -> dict:
+    "Spread a value over modalities: a dict is checked to cover each of them, anything else applies to all."
+    if not isinstance(value, dict): return {m: value for m in modalities}
+    unknown = sorted(set(value) - set(MODALITIES))
+    if unknown: raise ValueError(f"{name} has keys {unknown}; expected modalities among {list(MODALITIES)}.")
+    missing = [m for m in modalities if m not in value]
+    if missing: raise ValueError(f"{name} has no entry for modality {missing}, which the examples contain.")
+    return value
+
 class MaskGRPOTrainer:
     "MaskGRPO (and its baselines, by `config.estimator`) on any policy that follows the `DiffusionPolicy` protocol."
     def __init__(
         self,
         model: nn.Module,  # Policy to train; a frozen copy becomes the reference policy
         tokenizer,  # Encodes prompts, decodes completions
-        reward_funcs: Sequence[Callable],  # TRL-style reward functions
-        train_examples: Sequence[dict],  # Rows with "prompt" and the columns the rewards read
+        reward_funcs: Sequence[Callable] | dict[str, Sequence[Callable]],  # TRL-style reward functions, or a list per modality
+        train_examples: Sequence[dict],  # Rows with "prompt", an optional "modality" and the columns the rewards read
         eval_examples: Sequence[dict] = (),  # Held-out rows for evaluation before and after training
         config: GRPOConfig | None = None,
-        accuracy_fn: Callable[[list[str], list[dict]], list[float]] | None = None,  # Per-completion score for `accuracy`
+        accuracy_fn: Callable | dict[str, Callable] | None = None,  # Per-completion score in [0, 1], or one per modality
         accelerator: Accelerator | None = None,  # Built from the config when None
+        image_decoder: Callable | None = None,  # Image codes (B, N) to B images, passed to rewards as `images`; None: grey levels
     ):
         self.config = config = config or GRPOConfig()
         if not train_examples: raise ValueError("train_examples is empty; the trainer needs prompts to roll out.")
         for i, ex in enumerate(list(train_examples) + list(eval_examples)):
             if "prompt" not in ex: raise ValueError(f"Example {i} has no 'prompt' field: {ex!r}.")
-        if not reward_funcs: raise ValueError("reward_funcs is empty; give at least one reward function.")
-        if config.reward_weights is not None and len(config.reward_weights) != len(reward_funcs):
-            raise ValueError(f"GRPOConfig.reward_weights has {len(config.reward_weights)} entries for {len(reward_funcs)} reward functions.")
-        self.tokenizer, self.reward_funcs = tokenizer, list(reward_funcs)
+            if modality_of(ex) not in MODALITIES:
+                raise ValueError(f"Example {i} has modality={modality_of(ex)!r}; expected one of {list(MODALITIES)}.")
+        self.tokenizer, self.image_decoder = tokenizer, image_decoder
         self.train_examples, self.eval_examples = list(train_examples), list(eval_examples)
-        self.accuracy_fn = accuracy_fn
+        self.train_pools = rows_by_modality(self.train_examples)
+        modalities = sorted(set(self.train_pools) | set(rows_by_modality(self.eval_examples)), key=MODALITIES.index)
+        if len(self.train_pools) > 1 and not 0 < config.image_prompts_per_step < config.prompts_per_step:
+            raise ValueError(f"train_examples mix text and image rows, so GRPOConfig.image_prompts_per_step="
+                             f"{config.image_prompts_per_step} must lie in [1, prompts_per_step - 1={config.prompts_per_step - 1}].")
+        if "image" in modalities: image_code_range(model.layout)  # raises unless the policy has image codes
+        self._init_rewards(reward_funcs, modalities)
+        self.accuracy_fns = {m: fn for m, fn in per_modality(accuracy_fn, "accuracy_fn", modalities).items() if fn is not None}
         self.output_dir = Path(config.output_dir)
 
         self.accelerator = accelerator or Accelerator(
@@ -268,7 +320,25 @@ class MaskGRPOTrainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_lambda)
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.step = 0
-        self.update_trace: list[tuple[int, int, float, float]] = []  # (update, micro-batch, mask ratio, loss tokens) of the last step
+        # (update, micro-batch, mask ratio, loss tokens of its modality, modality) of every micro-batch of the last step
+        self.update_trace: list[tuple[int, int, float, float, str]] = []
+
+    def _init_rewards(self, reward_funcs, modalities: Sequence[str]):
+        "Flatten the reward functions into one list and record which columns of it score each modality."
+        if not reward_funcs: raise ValueError("reward_funcs is empty; give at least one reward function.")
+        by_modality = per_modality(reward_funcs, "reward_funcs", modalities)
+        self.reward_funcs, self.reward_columns = [], {}
+        for m in modalities:  # columns in MODALITIES order: text functions first, then image ones
+            fns = by_modality[m]
+            if isinstance(reward_funcs, dict) or not self.reward_funcs:
+                self.reward_columns[m] = list(range(len(self.reward_funcs), len(self.reward_funcs) + len(fns)))
+                self.reward_funcs += list(fns)
+            else:  # one list for every modality: the same columns
+                self.reward_columns[m] = self.reward_columns[next(iter(self.reward_columns))]
+            if not fns: raise ValueError(f"reward_funcs gives no function for modality {m!r}.")
+        weights = self.config.reward_weights
+        if weights is not None and len(weights) != len(self.reward_funcs):
+            raise ValueError(f"GRPOConfig.reward_weights has {len(weights)} entries for {len(self.reward_funcs)} reward functions.")
 
     def _lr_lambda(self, optimizer_step: int) -> float:
         c = self.config
@@ -287,70 +357,136 @@ class MaskGRPOTrainer:
 # %% ../nbs/08_trainer.ipynb #fbe1d7cc
 def _columns(examples: list[dict]) -> dict[str, list]:
     "Per-example columns except the prompt, as lists, for reward functions."
-    keys = [k for k in examples[0] if k != "prompt"]
+    keys = sorted({k for ex in examples for k in ex if k != "prompt"})
     return {k: [ex.get(k) for ex in examples] for k in keys}
 
+def _draw_from_pool(pool: Sequence[int], n: int, seed: int) -> list[int]:
+    "`n` entries of `pool` in an order drawn from `seed`, cycling when `n` exceeds the pool."
+    order = torch.randperm(len(pool), generator=make_generator(seed)).tolist()
+    return [pool[order[i % len(order)]] for i in range(n)]
+
 def _sample_prompts(self, step: int) -> tuple[list[dict], list[int]]:
-    "This process's prompts for `step` and their global indices in the dataset."
+    "This process's prompts for `step` (text rows first, then image rows) and their indices in `train_examples`."
     c, acc = self.config, self.accelerator
-    n = c.prompts_per_step * acc.num_processes
-    g = make_generator(sample_seed(c.seed, step, 0))
-    order = torch.randperm(len(self.train_examples), generator=g).tolist()
-    picked = [order[i % len(order)] for i in range(n)]
-    mine = picked[acc.process_index * c.prompts_per_step:(acc.process_index + 1) * c.prompts_per_step]
+    if len(self.train_pools) == 1:
+        counts = {next(iter(self.train_pools)): c.prompts_per_step}
+    else:  # a fixed count per modality, so every process runs the same micro-batches
+        counts = {"text": c.prompts_per_step - c.image_prompts_per_step, "image": c.image_prompts_per_step}
+    mine = []
+    for k, (modality, pool) in enumerate(self.train_pools.items()):
+        n = counts[modality]
+        seed = sample_seed(c.seed, step, 0) if k == 0 else sample_seed(c.seed, step, 0, k)
+        picked = _draw_from_pool(pool, n * acc.num_processes, seed)
+        mine += picked[acc.process_index * n:(acc.process_index + 1) * n]
     return [self.train_examples[i] for i in mine], mine
+
+def _decode(self, examples: Sequence[dict], modality: str, temperature: float, generator: torch.Generator | None):
+    "Encode the prompts of one modality and decode a completion each; return `prompt_ids`, `prompt_mask`, `completion_ids`."
+    c, device = self.config, self.accelerator.device
+    texts = [ex["prompt"] for ex in examples]
+    self.policy.eval()
+    if modality == "text":
+        prompt_ids, prompt_mask = (t.to(device) for t in self.tokenizer.encode_prompts(texts))
+        with self.accelerator.autocast():
+            completion_ids = generate(self.policy, prompt_ids, prompt_mask, c.gen_length, c.diffusion_steps,
+                                      c.block_length, temperature, c.remasking, generator)
+        return prompt_ids, prompt_mask, completion_ids
+    prompt_ids, prompt_mask = (t.to(device) for t in self.tokenizer.encode_prompts(texts, modality="image"))
+    null_ids, null_mask = self.tokenizer.encode_prompts([""], modality="image")  # the guidance's unconditional input
+    with self.accelerator.autocast():
+        completion_ids = generate_image(self.policy, prompt_ids, prompt_mask, c.image_tokens, c.image_steps, temperature,
+                                        c.guidance_scale, c.image_sampler, generator, null_ids, null_mask)
+    return prompt_ids, prompt_mask, completion_ids
+
+def _score(self, examples: Sequence[dict], modality: str, completion_ids: torch.Tensor) -> tuple[list, torch.Tensor]:
+    "Reward the completions of one modality: their reward inputs (texts or image ids) and `rewards_per_func` (B, F)."
+    completions = (self.tokenizer.decode_completions(completion_ids) if modality == "text"
+                   else list(completion_ids.cpu()))
+    columns = self.reward_columns[modality]
+    extra = _columns(list(examples))
+    # A learned image tokenizer (MMaDA's MAGVIT-v2) turns codes into pictures for rewards such as CLIP or HPSv3.
+    if modality == "image" and self.image_decoder is not None: extra["images"] = list(self.image_decoder(completion_ids))
+    scores = rewards_per_function([self.reward_funcs[f] for f in columns], [ex["prompt"] for ex in examples],
+                                  completions, extra)
+    out = torch.full((len(examples), len(self.reward_funcs)), math.nan)  # NaN: the function does not score this modality
+    out[:, columns] = scores
+    return completions, out
 
 def _rollout(self, step: int) -> dict[str, Any]:
     "Draw this process's prompts, decode G completions each, score them and compute group advantages."
     c, acc = self.config, self.accelerator
-    examples, dataset_idx = self._sample_prompts(step)
+    examples, _ = self._sample_prompts(step)
     examples = [ex for ex in examples for _ in range(c.num_generations)]  # G copies of each prompt, contiguous
-    prompt_ids, prompt_mask = self.tokenizer.encode_prompts([ex["prompt"] for ex in examples])
-    prompt_ids, prompt_mask = prompt_ids.to(acc.device), prompt_mask.to(acc.device)
+    B = len(examples)
     # Each group gets an id unique across processes: the slot of its prompt in this step's global prompt list.
     first_group = acc.process_index * c.prompts_per_step
-    group_ids = torch.arange(first_group, first_group + c.prompts_per_step, device=acc.device).repeat_interleave(c.num_generations)
+    group_ids = torch.arange(first_group, first_group + c.prompts_per_step).repeat_interleave(c.num_generations)
+    sample_index = torch.arange(acc.process_index * B, (acc.process_index + 1) * B)  # seeds each sample's masks
 
-    t0 = time.perf_counter()
-    self.policy.eval()
-    with acc.autocast():
-        completion_ids = generate(self.policy, prompt_ids, prompt_mask, c.gen_length, c.diffusion_steps, c.block_length,
-                                  c.temperature, c.remasking, make_generator(sample_seed(c.seed, step, 1, acc.process_index), acc.device))
-    rollout_s = time.perf_counter() - t0
-    comp_mask = completion_mask(completion_ids, self.layout)  # (B, N)
-    completions = self.tokenizer.decode_completions(completion_ids)
-    rewards_per_func = rewards_per_function(self.reward_funcs, [ex["prompt"] for ex in examples], completions, _columns(examples))
+    rewards_per_func = torch.full((B, len(self.reward_funcs)), math.nan)
+    completions, parts, rollout_s = [None] * B, [], 0.0
+    for k, (modality, rows) in enumerate(rows_by_modality(examples).items()):
+        part_examples = [examples[i] for i in rows]
+        seed = sample_seed(c.seed, step, 1, acc.process_index, *([k] if modality == "image" else []))
+        temperature = c.temperature if modality == "text" else c.image_temperature
+        t0 = time.perf_counter()
+        prompt_ids, prompt_mask, completion_ids = self._decode(part_examples, modality, temperature,
+                                                              make_generator(seed, acc.device))
+        rollout_s += time.perf_counter() - t0
+        part_completions, rewards_per_func[rows] = self._score(part_examples, modality, completion_ids)
+        for i, completion in zip(rows, part_completions): completions[i] = completion
+        comp_mask = (completion_mask(completion_ids, self.layout) if modality == "text"
+                     else torch.ones_like(completion_ids, dtype=torch.bool))  # an image has no end token
+        parts.append(dict(modality=modality, rows=torch.tensor(rows), prompt_ids=prompt_ids, prompt_mask=prompt_mask,
+                          completion_ids=completion_ids, completion_mask=comp_mask, sample_index=sample_index[rows]))
 
     # Advantages are computed on the rewards of all processes, then each process keeps its own rows.
+    modality_ids = torch.tensor([MODALITIES.index(modality_of(ex)) for ex in examples])
     all_rewards_per_func = acc.gather(rewards_per_func.to(acc.device)).cpu()
-    all_group_ids = acc.gather(group_ids).cpu()
+    all_group_ids = acc.gather(group_ids.to(acc.device)).cpu()
     all_rewards = combine_rewards(all_rewards_per_func, c.reward_weights)
     advantages, zero_std = group_advantages(all_rewards, all_group_ids, c.eps_std)
-    rows = slice(acc.process_index * len(examples), (acc.process_index + 1) * len(examples))
-    return dict(examples=examples, completions=completions, prompt_ids=prompt_ids, prompt_mask=prompt_mask,
-                completion_ids=completion_ids, completion_mask=comp_mask, group_ids=group_ids,
-                advantages=advantages[rows].to(acc.device), all_rewards=all_rewards, all_rewards_per_func=all_rewards_per_func,
-                zero_std=zero_std, rollout_s=rollout_s,
-                sample_index=torch.arange(rows.start, rows.stop))
+    advantages = advantages[acc.process_index * B:(acc.process_index + 1) * B].to(acc.device)
+    for part in parts: part["advantages"] = advantages[part["rows"]]
+    return dict(examples=examples, completions=completions, parts=parts, group_ids=group_ids,
+                all_rewards=all_rewards, all_rewards_per_func=all_rewards_per_func, zero_std=zero_std,
+                all_modality_ids=acc.gather(modality_ids.to(acc.device)).cpu(), rollout_s=rollout_s)
 
 MaskGRPOTrainer._sample_prompts = _sample_prompts
+MaskGRPOTrainer._decode = _decode
+MaskGRPOTrainer._score = _score
 MaskGRPOTrainer._rollout = _rollout
 
 # %% ../nbs/08_trainer.ipynb #f3ac025e
-def _draw_masks(self, batch: dict, step: int) -> torch.Tensor:
-    "Re-masked positions of every update: (mu, B, V, P + N)."
+def _modality_settings(self, modality: str) -> tuple[str, float, tuple[int, int] | None]:
+    "Estimator, gamma and sampled id range (None: the whole vocabulary) of a modality's samples."
     c = self.config
+    if modality == "text": return c.estimator, c.min_mask_rate, None
+    return c.image_estimator, c.image_min_mask_rate, image_code_range(self.layout)
+
+def _draw_masks(self, part: dict, step: int) -> torch.Tensor:
+    "Re-masked positions of every update for the samples of one part: (mu, B, V, P + N)."
+    c = self.config
+    estimator, gamma, _ = self._modality_settings(part["modality"])
     masks = []
     for j in range(c.num_iterations):
-        ratio = mask_ratio(j, c.num_iterations, c.min_mask_rate)
-        seeds = [sample_seed(c.seed, step, 2, j, int(i)) for i in batch["sample_index"]]
-        masks.append(draw_is_masked(c.estimator, batch["prompt_mask"], c.gen_length, ratio, seeds))
+        seeds = [sample_seed(c.seed, step, 2, j, int(i)) for i in part["sample_index"]]
+        masks.append(draw_is_masked(estimator, part["prompt_mask"], part["completion_ids"].shape[1],
+                                    mask_ratio(j, c.num_iterations, gamma), seeds))
     return torch.stack(masks)
 
-def _fixed_logps(self, batch: dict, is_masked: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    "Old-policy and reference log-probabilities of every update, (mu, B, N) each, or None when not needed."
-    c, args = self.config, (batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], is_masked)
-    kw = dict(mask_token_id=self.layout.mask_token_id, shift_logits=self.shift_logits, batch_size=c.logp_batch_size)
+def _logps(self, model, part: dict, is_masked: torch.Tensor, rows=slice(None)) -> torch.Tensor:
+    "Per-token log-probabilities (B, N) of the rows `rows` of a part under `model`, with gradient when enabled."
+    vocab_range = self._modality_settings(part["modality"])[2]
+    return per_token_logps(model, part["prompt_ids"][rows], part["prompt_mask"][rows], part["completion_ids"][rows],
+                           is_masked[rows], self.layout.mask_token_id, self.shift_logits, vocab_range)
+
+def _fixed_logps(self, part: dict, is_masked: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    "Old-policy and reference log-probabilities of every update for one part, (mu, B, N) each, or None when not needed."
+    c = self.config
+    args = (part["prompt_ids"], part["prompt_mask"], part["completion_ids"], is_masked)
+    kw = dict(mask_token_id=self.layout.mask_token_id, shift_logits=self.shift_logits, batch_size=c.logp_batch_size,
+              vocab_range=self._modality_settings(part["modality"])[2])
     old = ref = None
     with self.accelerator.autocast():
         if c.num_iterations > 1:
@@ -360,125 +496,193 @@ def _fixed_logps(self, batch: dict, is_masked: torch.Tensor) -> tuple[torch.Tens
             ref = logps_for_iterations(self.ref_model, *args, **kw)
     return old, ref
 
-def _update(self, batch: dict, step: int) -> dict[str, float]:
-    "Run the mu updates of one rollout batch; return summed statistics for logging."
-    c, acc = self.config, self.accelerator
-    is_masked = self._draw_masks(batch, step)  # (mu, B, V, L)
-    old_logps, ref_logps = self._fixed_logps(batch, is_masked)
+def _modality_weights(self, parts: list[dict]) -> list[float]:
+    "Each part's share of the samples of the global batch, which weighs its modality's token mean in the loss."
+    counts = torch.zeros(len(MODALITIES), device=self.accelerator.device)
+    for part in parts: counts[MODALITIES.index(part["modality"])] += len(part["rows"])
+    counts = self.accelerator.reduce(counts, reduction="sum")
+    return [(counts[MODALITIES.index(p["modality"])] / counts.sum()).item() for p in parts]
 
-    B = batch["completion_ids"].shape[0]
-    totals = dict(loss=0.0, kl=0.0, clipped=0.0, tokens=0.0, masked_share=0.0)
+def _update(self, batch: dict, step: int) -> dict[str, dict[str, float]]:
+    "Run the mu updates of one rollout batch; return summed statistics per modality for logging."
+    c, acc = self.config, self.accelerator
+    parts = batch["parts"]
+    is_masked = [self._draw_masks(part, step) for part in parts]  # (mu, B_part, V, L_part) each
+    fixed = [self._fixed_logps(part, m) for part, m in zip(parts, is_masked)]
+    weights = self._modality_weights(parts)
+    micro_batches = [range(0, len(p["rows"]), c.per_device_batch_size) for p in parts]
+
+    totals = {p["modality"]: dict(loss=0.0, kl=0.0, clipped=0.0, tokens=0.0, completion_tokens=0.0) for p in parts}
     self.update_trace = []
     # accelerate keeps one gradient state per process, shared by every Accelerator in it: set ours before use.
-    acc.gradient_accumulation_steps = c.gradient_accumulation_steps
+    acc.gradient_accumulation_steps = sum(len(m) for m in micro_batches)
     self.model.train()
 
     for j in range(c.num_iterations):
-        loss_mask = masked_completion(is_masked[j], batch["completion_mask"])  # (B, N)
-        num_tokens = acc.gather(loss_mask.sum().float().reshape(1)).sum().item()
-        totals["masked_share"] += (loss_mask.sum() / batch["completion_mask"].sum().clamp(min=1)).item() / c.num_iterations
-        for m, s in enumerate(range(0, B, c.per_device_batch_size)):
-            rows = slice(s, s + c.per_device_batch_size)
-            self.update_trace.append((j, m, mask_ratio(j, c.num_iterations, c.min_mask_rate), num_tokens))
-            with acc.accumulate(self.model), acc.autocast():
-                logps = per_token_logps(self.model, batch["prompt_ids"][rows], batch["prompt_mask"][rows],
-                                        batch["completion_ids"][rows], is_masked[j, rows],
-                                        self.layout.mask_token_id, self.shift_logits)
-                old = logps.detach() if old_logps is None else old_logps[j, rows]
-                ref = None if ref_logps is None else ref_logps[j, rows]
-                token_loss, stats = grpo_token_loss(logps, old, batch["advantages"][rows], c.epsilon, ref, c.beta)
-                mb_mask = loss_mask[rows]
-                loss = masked_mean_over(token_loss, mb_mask, num_tokens)
-                acc.backward(loss * acc.gradient_accumulation_steps * acc.num_processes)
-                if acc.sync_gradients and c.max_grad_norm > 0:
-                    acc.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
-                self.optimizer.step()
-                if acc.sync_gradients: self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-
-            totals["loss"] += loss.item()
-            totals["tokens"] += mb_mask.sum().item()
-            totals["clipped"] += (stats["is_clipped"] * mb_mask).sum().item()
-            if "kl" in stats: totals["kl"] += (stats["kl"] * mb_mask).sum().item()
+        m = 0  # micro-batch index within the update, over all parts
+        for part, masks, (old_logps, ref_logps), weight, starts in zip(parts, is_masked, fixed, weights, micro_batches):
+            t = totals[part["modality"]]
+            ratio = mask_ratio(j, c.num_iterations, self._modality_settings(part["modality"])[1])
+            loss_mask = masked_completion(masks[j], part["completion_mask"])  # (B_part, N)
+            num_tokens = acc.gather(loss_mask.sum().float().reshape(1)).sum().item()
+            t["completion_tokens"] += part["completion_mask"].sum().item()
+            for s in starts:
+                rows = slice(s, s + c.per_device_batch_size)
+                self.update_trace.append((j, m, ratio, num_tokens, part["modality"]))
+                with acc.accumulate(self.model), acc.autocast():
+                    logps = self._logps(self.model, part, masks[j], rows)
+                    old = logps.detach() if old_logps is None else old_logps[j, rows]
+                    ref = None if ref_logps is None else ref_logps[j, rows]
+                    token_loss, stats = grpo_token_loss(logps, old, part["advantages"][rows], c.epsilon, ref, c.beta)
+                    mb_mask = loss_mask[rows]
+                    loss = weight * masked_mean_over(token_loss, mb_mask, num_tokens)
+                    acc.backward(loss * acc.gradient_accumulation_steps * acc.num_processes)
+                    if acc.sync_gradients and c.max_grad_norm > 0:
+                        acc.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+                    self.optimizer.step()
+                    if acc.sync_gradients: self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                m += 1
+                t["loss"] += loss.item()
+                t["tokens"] += mb_mask.sum().item()
+                t["clipped"] += (stats["is_clipped"] * mb_mask).sum().item()
+                if "kl" in stats: t["kl"] += (stats["kl"] * mb_mask).sum().item()
     return totals
 
+MaskGRPOTrainer._modality_settings = _modality_settings
 MaskGRPOTrainer._draw_masks = _draw_masks
+MaskGRPOTrainer._logps = _logps
 MaskGRPOTrainer._fixed_logps = _fixed_logps
+MaskGRPOTrainer._modality_weights = _modality_weights
 MaskGRPOTrainer._update = _update
 
 # %% ../nbs/08_trainer.ipynb #3dd1ce84
+_TOTALS = ("loss", "kl", "clipped", "tokens", "completion_tokens")
+
 def _step_metrics(self, batch: dict, totals: dict, step: int, update_s: float) -> dict[str, float]:
+    "Metrics of one step over the global batch, overall and, for each modality present, under `<name>/<modality>`."
     c, acc = self.config, self.accelerator
-    sums = torch.tensor([totals["kl"], totals["clipped"], totals["tokens"], totals["masked_share"],
-                         batch["completion_mask"].sum().item(), batch["completion_ids"].shape[0]], device=acc.device)
-    kl, clipped, tokens, masked_share, lengths, count = acc.reduce(sums, reduction="sum").tolist()
+    # One row of sums per modality, reduced across processes in one call; a modality absent here contributes zeros.
+    sums = torch.tensor([[totals.get(m, {}).get(k, 0.0) for k in _TOTALS] for m in MODALITIES], device=acc.device)
+    lengths = sum(p["completion_mask"].sum().item() for p in batch["parts"] if p["modality"] == "text")
+    text_rows = sum(len(p["rows"]) for p in batch["parts"] if p["modality"] == "text")
+    counts = acc.reduce(torch.tensor([lengths, text_rows], device=acc.device, dtype=torch.float), reduction="sum").tolist()
+    sums = acc.reduce(sums, reduction="sum").cpu()
+    loss, kl, clipped, tokens, completion_tokens = sums.sum(0).tolist()
     rewards = batch["all_rewards"]
     m = {"step": step + 1,
          "reward/mean": rewards.nanmean().item(),
          "reward/std": rewards[~rewards.isnan()].std().item() if (~rewards.isnan()).sum() > 1 else 0.0,
          "frac_reward_zero_std": batch["zero_std"].float().mean().item(),
          "kl": kl / max(tokens, 1), "clip_ratio": clipped / max(tokens, 1),
-         "completions/mean_length": lengths / count, "mask_ratio": masked_share / acc.num_processes,
-         "loss": totals["loss"] / c.num_iterations,
+         "mask_ratio": tokens / max(completion_tokens, 1),
+         "loss": loss / c.num_iterations,  # micro-batch losses are shares of the global mean, so they sum
          "learning_rate": self.scheduler.get_last_lr()[0],
          "time/rollout_s": batch["rollout_s"], "time/update_s": update_s}
+    if counts[1]: m["completions/mean_length"] = counts[0] / counts[1]  # text only: an image always has N tokens
     for f, fn in enumerate(self.reward_funcs):
         m[f"reward/{reward_name(fn)}/mean"] = batch["all_rewards_per_func"][:, f].nanmean().item()
+    for i, modality in enumerate(MODALITIES):
+        is_modality = batch["all_modality_ids"] == i
+        if not is_modality.any(): continue
+        loss, kl, clipped, tokens, completion_tokens = sums[i].tolist()
+        m[f"reward/{modality}/mean"] = rewards[is_modality].nanmean().item()
+        m[f"kl/{modality}"] = kl / max(tokens, 1)
+        m[f"clip_ratio/{modality}"] = clipped / max(tokens, 1)
+        m[f"mask_ratio/{modality}"] = tokens / max(completion_tokens, 1)
     return m
 
 MaskGRPOTrainer._step_metrics = _step_metrics
 
 # %% ../nbs/08_trainer.ipynb #805ef07f
+EVAL_SCORE_NAMES = {"text": "accuracy", "image": "image/success"}  # the name of each modality's accuracy_fn mean
+
 @torch.no_grad()
+def _decode_and_score(self, examples: list[dict], seed_keys: tuple) -> list[dict]:
+    "Decode `examples` with the evaluation settings, in chunks; return per row its modality, rewards, score, length and ids."
+    c, acc = self.config, self.accelerator
+    out = [None] * len(examples)
+    for k, (modality, rows) in enumerate(rows_by_modality(examples).items()):
+        for s in range(0, len(rows), c.eval_batch_size):
+            chunk = rows[s:s + c.eval_batch_size]
+            chunk_examples = [examples[i] for i in chunk]
+            g = make_generator(sample_seed(*seed_keys, s, *([k] if modality == "image" else [])), acc.device)
+            temperature = c.eval_temperature if modality == "text" else c.image_eval_temperature
+            _, _, completion_ids = self._decode(chunk_examples, modality, temperature, g)
+            completions, rpf = self._score(chunk_examples, modality, completion_ids)
+            score_fn = self.accuracy_fns.get(modality)
+            scores = [math.nan] * len(chunk) if score_fn is None else [float(x) for x in score_fn(completions, chunk_examples)]
+            lengths = (completion_mask(completion_ids, self.layout).sum(1).tolist() if modality == "text"
+                       else [completion_ids.shape[1]] * len(chunk))
+            for n, i in enumerate(chunk):
+                out[i] = dict(modality=modality, tag=chunk_examples[n].get("tag"), rewards=rpf[n].tolist(),
+                              score=scores[n], length=lengths[n], ids=completion_ids[n].cpu(),
+                              completion=completions[n] if modality == "text" else None)
+    return out
+
+def _nanmean(values: list[float]) -> float:
+    return torch.tensor(values, dtype=torch.float64).nanmean().item()
+
 def evaluate(self, examples: Sequence[dict] | None = None) -> dict[str, float]:
-    "Decode held-out prompts once with fixed settings; return `accuracy`, `reward/mean` and per-function rewards."
+    "Decode held-out prompts once with fixed settings and seeds; return rewards and each modality's score, overall and per modality."
     c, acc = self.config, self.accelerator
     examples = list(self.eval_examples if examples is None else examples)
     if not examples: return {}
     shard = examples[acc.process_index::acc.num_processes]
-    self.policy.eval()
-    scores, rewards, lengths = [], [], []
-    for s in range(0, len(shard), c.eval_batch_size):
-        chunk = shard[s:s + c.eval_batch_size]
-        prompt_ids, prompt_mask = self.tokenizer.encode_prompts([ex["prompt"] for ex in chunk])
-        g = make_generator(sample_seed(c.eval_seed, acc.process_index, s), acc.device)
-        with acc.autocast():
-            completion_ids = generate(self.policy, prompt_ids.to(acc.device), prompt_mask.to(acc.device), c.gen_length,
-                                      c.diffusion_steps, c.block_length, c.eval_temperature, c.remasking, g)
-        completions = self.tokenizer.decode_completions(completion_ids)
-        rpf = rewards_per_function(self.reward_funcs, [ex["prompt"] for ex in chunk], completions, _columns(chunk))
-        rewards.extend(rpf.tolist())
-        lengths.extend(completion_mask(completion_ids, self.layout).sum(1).tolist())
-        if self.accuracy_fn is not None: scores.extend(float(x) for x in self.accuracy_fn(completions, chunk))
-    rewards, scores, lengths = gather_object([rewards]), gather_object([scores]), gather_object([lengths])
-    rpf = torch.tensor([r for part in rewards for r in part], dtype=torch.float32)
-    out = {"reward/mean": combine_rewards(rpf, c.reward_weights).nanmean().item(),
-           "completions/mean_length": float(sum(sum(p) for p in lengths) / len(examples)),
-           "n": len(examples)}
-    for f, fn in enumerate(self.reward_funcs): out[f"reward/{reward_name(fn)}/mean"] = rpf[:, f].nanmean().item()
-    if self.accuracy_fn is not None:
-        flat = [x for part in scores for x in part]
-        out["accuracy"] = sum(flat) / len(flat)
+    rows = self._decode_and_score(shard, (c.eval_seed, acc.process_index))
+    rows = [r for part in gather_object([[{k: v for k, v in r.items() if k != "ids"} for r in rows]]) for r in part]
+    rpf = torch.tensor([r["rewards"] for r in rows], dtype=torch.float32)  # (n, F)
+    rewards = combine_rewards(rpf, c.reward_weights).tolist()
+    out = {"reward/mean": _nanmean(rewards), "n": len(rows)}
+    for f, fn in enumerate(self.reward_funcs): out[f"reward/{reward_name(fn)}/mean"] = _nanmean(rpf[:, f].tolist())
+    modalities = [m for m in MODALITIES if any(r["modality"] == m for r in rows)]
+    for modality in modalities:
+        mine = [i for i, r in enumerate(rows) if r["modality"] == modality]
+        if len(modalities) > 1: out[f"reward/{modality}/mean"] = _nanmean([rewards[i] for i in mine])
+        if modality == "text": out["completions/mean_length"] = _nanmean([rows[i]["length"] for i in mine])
+        if modality not in self.accuracy_fns: continue
+        name = EVAL_SCORE_NAMES[modality]
+        out[name] = _nanmean([rows[i]["score"] for i in mine])
+        tags = sorted({rows[i]["tag"] for i in mine if rows[i]["tag"] is not None})
+        if modality == "image" and len(tags) > 1:  # a GenEval-style breakdown by prompt category
+            for tag in tags: out[f"{name}/{tag}"] = _nanmean([rows[i]["score"] for i in mine if rows[i]["tag"] == tag])
     return out
 
+MaskGRPOTrainer._decode_and_score = _decode_and_score
 MaskGRPOTrainer.evaluate = evaluate
 
 # %% ../nbs/08_trainer.ipynb #96a7ab17
-@torch.no_grad()
+def _sample_examples(self, modality: str, count: int) -> list[dict]:
+    "The first `count` evaluation rows of a modality (training rows when there are none): the fixed sample prompts."
+    for pool in (self.eval_examples, self.train_examples):
+        rows = [ex for ex in pool if modality_of(ex) == modality][:count]
+        if rows: return rows
+    return []
+
 def _write_samples(self, step: int):
-    "Decode the fixed sample prompts greedily and append them to samples.jsonl."
+    "Decode the fixed sample prompts of each modality with the evaluation settings and append them to samples.jsonl."
     c = self.config
-    examples = (self.eval_examples or self.train_examples)[:c.num_sample_prompts]
-    if not examples or not self.accelerator.is_main_process: return
-    prompt_ids, prompt_mask = self.tokenizer.encode_prompts([ex["prompt"] for ex in examples])
-    self.policy.eval()
-    completion_ids = generate(self.policy, prompt_ids.to(self.accelerator.device), prompt_mask.to(self.accelerator.device),
-                              c.gen_length, c.diffusion_steps, c.block_length, 0.0, c.remasking)
-    completions = self.tokenizer.decode_completions(completion_ids)
-    rpf = rewards_per_function(self.reward_funcs, [ex["prompt"] for ex in examples], completions, _columns(examples))
-    rewards = combine_rewards(rpf, c.reward_weights).tolist()
-    for ex, text, r in zip(examples, completions, rewards):
-        write_jsonl(self.output_dir / "samples.jsonl", {"step": step, "prompt": ex["prompt"], "completion": text, "reward": r})
+    if not self.accelerator.is_main_process: return
+    examples = [ex for m in MODALITIES for ex in self._sample_examples(m, c.num_sample_prompts)]
+    rows = self._decode_and_score(examples, (c.eval_seed, step))
+    rewards = combine_rewards(torch.tensor([r["rewards"] for r in rows]), c.reward_weights).tolist()
+    for ex, row, reward in zip(examples, rows, rewards):
+        record = {"step": step, "prompt": ex["prompt"], "modality": row["modality"], "reward": reward}
+        if row["modality"] == "text": record["completion"] = row["completion"]
+        write_jsonl(self.output_dir / "samples.jsonl", record)
+
+def render_image_samples(self, path: str | Path | None = None):
+    "Draw the fixed image sample prompts with the evaluation settings as a labelled grid; save it to `path` when given."
+    c = self.config
+    examples = self._sample_examples("image", c.num_image_samples)
+    if not examples: return None
+    rows = self._decode_and_score(examples, (c.eval_seed, -1))  # the same seeds before and after training
+    rewards = combine_rewards(torch.tensor([r["rewards"] for r in rows]), c.reward_weights).tolist()
+    ids = torch.stack([r["ids"] for r in rows])  # (B, N)
+    images = (codes_to_image(ids, self.layout, tuple(c.image_shape)) if self.image_decoder is None
+              else torch.as_tensor(np.stack([np.asarray(im) for im in self.image_decoder(ids)])))
+    labels = [f"{ex['prompt']} ({r:.2f})" for ex, r in zip(examples, rewards)]
+    return render_image_grid(images, labels, path)
 
 def save_checkpoint(self) -> Path:
     "Save model, optimizer, scheduler, RNG states and step to `checkpoints/checkpoint-<step>`, atomically."
@@ -511,7 +715,9 @@ def load_checkpoint(self, path: str | Path):
     self.accelerator.load_state(str(path))
     self.step = json.loads(state_file.read_text())["step"]
 
+MaskGRPOTrainer._sample_examples = _sample_examples
 MaskGRPOTrainer._write_samples = _write_samples
+MaskGRPOTrainer.render_image_samples = render_image_samples
 MaskGRPOTrainer.save_checkpoint = save_checkpoint
 MaskGRPOTrainer.load_checkpoint = load_checkpoint
 
@@ -540,6 +746,7 @@ def train(self) -> dict[str, dict]:
         eval_before = self.evaluate()
     if acc.is_main_process:
         results_file.write_text(json.dumps(json_safe({"eval_before": eval_before}), indent=2))
+        if not (out / "samples_before.png").exists(): self.render_image_samples(out / "samples_before.png")
 
     # mininterval keeps the bar from flooding notebook outputs with one line per step.
     bar = tqdm(total=c.max_steps, initial=self.step, desc="maskgrpo", mininterval=5.0,
@@ -564,6 +771,7 @@ def train(self) -> dict[str, dict]:
     results = {"eval_before": eval_before, "eval_after": eval_after}
     if acc.is_main_process:
         results_file.write_text(json.dumps(json_safe(results), indent=2))
+        self.render_image_samples(out / "samples_after.png")
         plot_reward_curve(read_jsonl(out / "metrics.jsonl"), out / "reward_curve.png")
     acc.end_training()
     return results
