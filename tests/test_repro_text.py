@@ -52,3 +52,9 @@ def test_bench_rollout_identical_tokens(tmp_path):
     results = json.loads((tmp_path / "bench" / "results.json").read_text())
     assert results["identical_tokens"] is True
     assert results["speedup"] > 0
+    samplers = results["images"]["samplers"]
+    assert sorted(samplers) == ["emerge", "maskgit"]
+    for sampler in samplers.values():
+        assert sampler["forward_passes"] == results["images"]["steps"]
+        assert 0.0 <= sampler["success"] <= 1.0
+        assert sampler["seconds"] > 0
